@@ -1,0 +1,3 @@
+from altgen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Every error answer is JSON with an ``error`` key a person can act on (legacy clients read it)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from altgen.images import ImageRejected
+from altgen.service import DeadlineExceeded
+from altgen.worker.batching import QueueFull
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def _describe_validation_error(error: dict) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header")]
+    field = ".".join(location) or "request"
+    return f"field '{field}': {error.get('msg', 'invalid')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(ImageRejected)
+    async def _image_rejected(_request: Request, exc: ImageRejected) -> JSONResponse:
+        return error_response(exc.status, str(exc), file=exc.name)
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        request.app.state.service.metrics.rejected.labels("queue_full").inc()
+        return error_response(503, str(exc) + "; retry later", {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(DeadlineExceeded)
+    async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
+        request.app.state.service.metrics.rejected.labels("deadline").inc()
+        return error_response(504, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        message = "; ".join(_describe_validation_error(e) for e in errors)
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
+        return error_response(422, message, details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))

@@ -1,0 +1,192 @@
+"""The old Flask service's five routes, with their exact request and response shapes (CONTRACT.md).
+
+Thin adapters: each parses the old multipart form, calls the same core as the v1 API and
+re-shapes the answer. Errors are real 4xx/5xx codes whose JSON body still has an ``error`` key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from altgen.api.errors import ApiError
+from altgen.api.ranking import checked_rank
+from altgen.api.uploads import describe_uploads, upload_label
+from altgen.service import AltTextService
+from altgen.settings import ResizeConfig
+
+router = APIRouter(tags=["legacy"])
+
+LEGACY_PAIR_EXAMPLE = [{"Hash": "apple.jpg", "Description": "Image may contain: a Granny Smith apple.", "Id": "Sagol"}]
+
+
+def _service(request: Request) -> AltTextService:
+    return request.app.state.service
+
+
+def _pair(hash_: str, description: str, id_: str) -> dict[str, str]:
+    # Key order is part of the contract: Hash, Description, Id.
+    return {"Hash": hash_, "Description": description, "Id": id_}
+
+
+@router.post(
+    "/getAltText",
+    summary="Describe one photo (legacy)",
+    responses={200: {"content": {"application/json": {"example": LEGACY_PAIR_EXAMPLE}}}},
+)
+async def get_alt_text(
+    request: Request,
+    Id: Annotated[str, Form(description="Caller's id, echoed back.")],
+    Hash: Annotated[str, Form(description="Caller's name for the photo, echoed back.")],
+    Image: Annotated[UploadFile, File(description="The photo.")],
+) -> JSONResponse:
+    [described] = await describe_uploads(_service(request), [(upload_label("Image", Image), Image)])
+    return JSONResponse([_pair(Hash, described.text, Id)])
+
+
+@router.post(
+    "/getAltText_time",
+    summary="Describe one photo, with sizes and timing (legacy, for testing)",
+)
+async def get_alt_text_time(
+    request: Request,
+    Id: Annotated[str, Form()],
+    Hash: Annotated[str, Form()],
+    Image: Annotated[UploadFile, File()],
+) -> JSONResponse:
+    started = time.perf_counter()
+    [described] = await describe_uploads(_service(request), [(upload_label("Image", Image), Image)])
+    item: dict[str, Any] = _pair(Hash, described.text, Id)
+    item["original_size"] = list(described.image.original_size)
+    item["resized"] = list(described.image.size)
+    item["duration"] = time.perf_counter() - started
+    return JSONResponse([item])
+
+
+GET_ALT_TEXTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["Id", "Hash"],
+                    "properties": {
+                        "Id": {"type": "string", "description": "Caller's id, echoed in every item."},
+                        "Hash": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "One name per photo, repeated field, same order as the files.",
+                        },
+                        "Image1": {"type": "string", "format": "binary", "description": "Photos under any field names."},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/getAltTexts",
+    summary="Describe many photos in one request (legacy)",
+    openapi_extra=GET_ALT_TEXTS_BODY,
+    responses={200: {"content": {"application/json": {"example": LEGACY_PAIR_EXAMPLE * 2}}}},
+)
+async def get_alt_texts(request: Request) -> JSONResponse:
+    service = _service(request)
+    limit = service.settings.max_files_per_request
+    try:
+        form = await request.form(max_files=limit, max_fields=limit + 100)
+    except StarletteHTTPException as exc:
+        status = 413 if "Too many" in str(exc.detail) else exc.status_code
+        raise ApiError(status, f"{exc.detail} (at most {limit} image files per request)") from None
+    id_ = form.get("Id")
+    if not isinstance(id_, str):
+        raise ApiError(422, "field 'Id': a text field is required")
+    hashes = form.getlist("Hash")
+    if any(not isinstance(h, str) for h in hashes):
+        raise ApiError(422, "field 'Hash': must be text, not a file")
+    uploads = [(key, value) for key, value in form.multi_items() if isinstance(value, StarletteUploadFile)]
+    if len(hashes) != len(uploads):
+        raise ApiError(
+            422,
+            f"got {len(hashes)} 'Hash' value(s) but {len(uploads)} image file(s); "
+            "send one Hash per image, in the same order",
+        )
+    labelled = [(f"{upload_label(key, upload)} for Hash '{h}'", upload) for (key, upload), h in zip(uploads, hashes)]
+    described = await describe_uploads(service, labelled)
+    return JSONResponse([_pair(h, d.text, id_) for h, d in zip(hashes, described)])
+
+
+def _parse_pairs(raw: str) -> list[dict[str, Any]]:
+    try:
+        pairs = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, f"field 'data': not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(pairs, list):
+        raise ApiError(422, "field 'data': must be a JSON list of {\"Hash\", \"Description\"} objects")
+    if not pairs:
+        raise ApiError(422, "field 'data': the list is empty; send at least one {\"Hash\", \"Description\"} object")
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, dict):
+            raise ApiError(422, f"field 'data': item {i} must be an object with 'Hash' and 'Description'")
+        for key in ("Hash", "Description"):
+            if not isinstance(pair.get(key), str):
+                raise ApiError(422, f"field 'data': item {i} needs a text '{key}'")
+    return pairs
+
+
+@router.post(
+    "/getBestPictures",
+    summary="Pick the photo whose description best matches a request (legacy)",
+    responses={200: {"content": {"application/json": {"example": "hedgehog.jpg"}}}},
+)
+async def get_best_pictures(
+    request: Request,
+    userText: Annotated[str, Form(description="The request, Korean or English.", examples=[" 고슴도치 사진을 찾아 줘."])],
+    data: Annotated[str, Form(description="JSON list of {Hash, Description, Id} from earlier calls.")],
+) -> JSONResponse:
+    pairs = _parse_pairs(data)
+    ranked = await checked_rank(
+        _service(request), userText, [p["Description"] for p in pairs], query_field="userText", items_field="data"
+    )
+    # The answer is the best Hash as a JSON string: clients strip one character at each end.
+    return JSONResponse(pairs[ranked[0].index]["Hash"])
+
+
+def _resize_response(config: ResizeConfig) -> JSONResponse:
+    return JSONResponse({"halve_rate": config.halve_rate, "min_size": config.min_size})
+
+
+@router.get("/config", summary="Current photo shrink settings")
+async def read_config(request: Request) -> JSONResponse:
+    return _resize_response(_service(request).resize)
+
+
+@router.post(
+    "/config",
+    summary="Change the photo shrink settings (legacy)",
+    responses={200: {"content": {"application/json": {"example": {"halve_rate": 0.5, "min_size": 10}}}}},
+)
+async def write_config(
+    request: Request,
+    halve: Annotated[str, Form(description="Scale factor per side, 0 < halve <= 1.")] = "0.5",
+    min_size: Annotated[str, Form(description="Smallest side in pixels, 1..4096.")] = "10",
+) -> JSONResponse:
+    try:
+        config = ResizeConfig(halve_rate=halve, min_size=min_size)
+    except ValidationError as exc:
+        names = {"halve_rate": "halve", "min_size": "min_size"}
+        message = "; ".join(f"field '{names.get(str(e['loc'][0]), e['loc'][0])}': {e['msg']}" for e in exc.errors())
+        raise ApiError(422, message) from None
+    service = _service(request)
+    service.resize = config  # swapped whole, after both values passed validation
+    return _resize_response(config)

@@ -1,0 +1,65 @@
+"""Typed request and response models of the v1 API (they are what /docs shows)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Timings(BaseModel):
+    queued_s: float = Field(description="Time the photo waited for a model.")
+    inference_s: float = Field(description="Duration of the batched model call that described it.")
+    total_s: float = Field(description="From the start of this request's handling to the answer.")
+
+
+class DescribedImage(BaseModel):
+    name: str = Field(description="The client's file name for the photo.", examples=["chelsea.png"])
+    sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    description: str = Field(examples=["Image may contain: a cat."])
+    original_size: tuple[int, int] = Field(description="Width and height as uploaded (after EXIF rotation).")
+    processed_size: tuple[int, int] = Field(description="Width and height after the /config shrink rule.")
+    timings: Timings
+
+
+class DescribeResponse(BaseModel):
+    model: str = Field(description="The captioner that wrote the descriptions.")
+    results: list[DescribedImage]
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, examples=["hedgehog.jpg"])
+    description: str = Field(examples=["Image may contain: a porcupine."])
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "고슴도치 사진을 찾아 줘.",
+                    "candidates": [
+                        {"id": "hedgehog.jpg", "description": "Image may contain: a porcupine."},
+                        {"id": "cat.jpg", "description": "Image may contain: a cat."},
+                    ],
+                    "top_k": 1,
+                }
+            ]
+        },
+    )
+
+    query: str = Field(min_length=1, description="What the user asks for, in Korean or English.")
+    candidates: list[Candidate] = Field(min_length=1)
+    top_k: int = Field(3, ge=1, description="How many of the best candidates to return.")
+
+
+class RankedCandidate(BaseModel):
+    id: str
+    description: str
+    score: float = Field(description="Cosine similarity of the query and the description, -1..1.")
+
+
+class RecommendResponse(BaseModel):
+    query: str
+    results: list[RankedCandidate] = Field(description="Best first.")

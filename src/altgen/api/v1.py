@@ -1,0 +1,57 @@
+"""The typed v1 API; the legacy routes call the same core functions."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+
+from altgen.api.ranking import checked_rank
+from altgen.api.schemas import DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
+from altgen.api.uploads import describe_uploads, upload_label
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+
+@router.post("/describe", response_model=DescribeResponse, summary="Describe one or more photos")
+async def describe(
+    request: Request,
+    images: Annotated[list[UploadFile], File(description="One or more photos, in the order to answer.")],
+) -> DescribeResponse:
+    started = time.perf_counter()
+    service = request.app.state.service
+    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images])
+    total = time.perf_counter() - started
+    return DescribeResponse(
+        model=service.model_name,
+        results=[
+            DescribedImage(
+                name=upload.filename or f"image{i}",
+                sha256=d.image.sha256,
+                description=d.text,
+                original_size=d.image.original_size,
+                processed_size=d.image.size,
+                timings=Timings(queued_s=d.queued_s, inference_s=d.inference_s, total_s=total),
+            )
+            for i, (upload, d) in enumerate(zip(images, described), start=1)
+        ],
+    )
+
+
+@router.post("/recommend", response_model=RecommendResponse, summary="Rank photo descriptions for a request")
+async def recommend(request: Request, body: RecommendRequest) -> RecommendResponse:
+    ranked = await checked_rank(
+        request.app.state.service,
+        body.query,
+        [c.description for c in body.candidates],
+        query_field="query",
+        items_field="candidates",
+    )
+    return RecommendResponse(
+        query=body.query,
+        results=[
+            RankedCandidate(id=body.candidates[r.index].id, description=body.candidates[r.index].description, score=r.score)
+            for r in ranked[: body.top_k]
+        ],
+    )

@@ -1,0 +1,79 @@
+"""``altgen serve`` runs the HTTP service; ``altgen describe PHOTO...`` prints descriptions directly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from altgen.settings import Settings
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting (``--max-batch-size`` for ``ALTGEN_MAX_BATCH_SIZE``); a flag beats the env var."""
+    for name, field in Settings.model_fields.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{field.description} (env ALTGEN_{name.upper()}, default {field.default!r})",
+        )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name) for name in Settings.model_fields if getattr(args, name) is not None}
+    return Settings(**overrides)
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from altgen.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+async def _describe(settings: Settings, paths: list[Path]) -> int:
+    from altgen.images import ImageRejected
+    from altgen.service import AltTextService
+
+    service = AltTextService(settings)
+    await service.start()
+    failures = 0
+    try:
+        prepared = []
+        for path in paths:
+            try:
+                prepared.append(await service.prepare(path.name, path.read_bytes()))
+            except (OSError, ImageRejected) as exc:
+                print(f"{path}: error: {exc}", file=sys.stderr)
+                failures += 1
+        for item in await service.describe(prepared) if prepared else []:
+            print(f"{item.image.name}: {item.text}")
+    finally:
+        await service.stop()
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="altgen", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service (port 8890 by default)")
+    _add_setting_flags(serve)
+    describe = commands.add_parser("describe", help="print a description of each photo")
+    describe.add_argument("photos", nargs="+", type=Path)
+    _add_setting_flags(describe)
+    args = parser.parse_args(argv)
+
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(settings)
+    return asyncio.run(_describe(settings, args.photos))

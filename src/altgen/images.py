@@ -1,0 +1,115 @@
+"""Decode, check and normalise uploaded photos before they reach a model.
+
+Everything here is blocking CPU work; callers run it in a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from altgen.settings import ResizeConfig
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
+
+
+class ImageRejected(ValueError):
+    """An upload that is not a usable photo; ``status`` is the HTTP code that fits."""
+
+    def __init__(self, name: str, reason: str, status: int = 422):
+        super().__init__(f"file '{name}': {reason}")
+        self.name = name
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    name: str
+    sha256: str
+    original_size: tuple[int, int]
+    image: Image.Image  # RGB, already resized by the /config rule
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def scaled_size(width: int, height: int, config: ResizeConfig) -> tuple[int, int]:
+    """The /config rule with the aspect ratio kept: scale by ``halve_rate`` unless that makes a side
+    shorter than ``min_size``; then scale so the shorter side is ``min_size``; never upscale."""
+    scale = config.halve_rate
+    if min(width, height) * scale < config.min_size:
+        scale = config.min_size / min(width, height)
+    scale = min(scale, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: PIL's convert("L") clips instead of scaling.
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(values * (255.0 / peak), 0, 255).astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent areas are shown on white, as a browser would.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def prepare_image(
+    data: bytes,
+    name: str,
+    config: ResizeConfig,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+) -> PreparedImage:
+    """Check one upload and return it as an RGB photo resized by the /config rule."""
+    if not data:
+        raise ImageRejected(name, "the file is empty (0 bytes)", status=422)
+    if len(data) > max_bytes:
+        raise ImageRejected(name, f"the file is {len(data)} bytes; the limit is {max_bytes} bytes", status=413)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(
+            name, f"not a recognised image; accepted formats are {', '.join(sorted(ACCEPTED_FORMATS))}", status=415
+        ) from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise ImageRejected(
+            name, f"format {image.format} is not accepted; use one of {', '.join(sorted(ACCEPTED_FORMATS))}", status=415
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(
+            name, f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels", status=413
+        )
+    try:
+        image.seek(0)  # animated GIF/WebP: the first frame
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        rgb = _to_rgb(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
+    target = scaled_size(*rgb.size, config)
+    if target != rgb.size:
+        rgb = rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return PreparedImage(
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        original_size=image.size,
+        image=rgb,
+    )

@@ -1,0 +1,164 @@
+"""The core that both HTTP APIs and the CLI call: prepare photos, describe them, rank descriptions.
+
+It owns the queue, one consumer per device and the models; it knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from PIL import Image
+
+from altgen.images import PreparedImage, prepare_image
+from altgen.metrics import Metrics
+from altgen.model.base import Captioner, Embedder
+from altgen.model.loading import load_captioner, load_embedder
+from altgen.ranking import Ranked, rank
+from altgen.settings import ResizeConfig, Settings
+from altgen.worker.batching import DeviceConsumer, JobQueue
+
+log = logging.getLogger(__name__)
+
+CaptionerFactory = Callable[[Settings, str], Captioner]
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Description:
+    image: PreparedImage
+    text: str
+    queued_s: float
+    inference_s: float
+
+
+class AltTextService:
+    def __init__(
+        self,
+        settings: Settings,
+        captioner_factory: CaptionerFactory = load_captioner,
+        embedder_factory: EmbedderFactory = load_embedder,
+    ):
+        self.settings = settings
+        self.resize = settings.resize_config()
+        self.metrics = Metrics()
+        self._captioner_factory = captioner_factory
+        self._embedder_factory = embedder_factory
+        self.devices = settings.device_list()
+        self.queue: JobQueue | None = None
+        self.consumers: list[DeviceConsumer] = []
+        self.captioners: list[Captioner] = []
+        self.embedder: Embedder | None = None
+        self._tasks: list[asyncio.Task] = []
+        # Decoding and resizing use a few threads; ranking has one thread of its own.
+        self._image_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="images")
+        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.queue = JobQueue(self.settings.queue_capacity, self.metrics)
+        self.embedder = await loop.run_in_executor(self._text_pool, self._embedder_factory, self.settings)
+        for device in self.devices:
+            captioner = await asyncio.to_thread(self._captioner_factory, self.settings, device)
+            self.captioners.append(captioner)
+            consumer = DeviceConsumer(
+                device,
+                captioner.caption,
+                self.queue,
+                self.metrics,
+                max_batch_size=self.settings.max_batch_size,
+                max_wait_s=self.settings.max_batch_wait_ms / 1000,
+            )
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{device}"))
+        log.info("ready: captioner %s on %s", self.captioners[0].name, ", ".join(self.devices))
+
+    async def _supervise(self, consumer: DeviceConsumer) -> None:
+        """Keeps a consumer running: a crash is logged, counted and followed by a restart."""
+        while True:
+            try:
+                await consumer.run_forever()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("consumer on %s crashed; restarting", consumer.device)
+                self.metrics.consumer_restarts.labels(consumer.device).inc()
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self.consumers:
+            consumer.close()
+        self._image_pool.shutdown(wait=False, cancel_futures=True)
+        self._text_pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._tasks) and all(not task.done() for task in self._tasks) and self.embedder is not None
+
+    @property
+    def model_name(self) -> str:
+        return self.captioners[0].name if self.captioners else self.settings.model
+
+    # ---- describing ------------------------------------------------------------------------
+    async def prepare(self, name: str, data: bytes, resize: ResizeConfig | None = None) -> PreparedImage:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._image_pool,
+            lambda: prepare_image(
+                data,
+                name,
+                resize or self.resize,
+                max_bytes=self.settings.max_file_bytes,
+                max_pixels=self.settings.max_image_pixels,
+            ),
+        )
+
+    async def describe(self, images: Sequence[PreparedImage]) -> list[Description]:
+        """Queue every image as its own job (so it batches with other requests) and wait for all."""
+        assert self.queue is not None, "service not started"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout_s
+        pixels: list[Image.Image] = [image.image for image in images]
+        jobs = self.queue.submit(pixels, deadline)
+        futures = [job.future for job in jobs]
+        try:
+            texts = await asyncio.wait_for(asyncio.gather(*futures), self.settings.request_timeout_s)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline") from None
+        finally:
+            for future in futures:  # a cancelled or failed request frees its queued jobs
+                future.cancel()
+        return [
+            Description(
+                image=image,
+                text=text,
+                queued_s=job.started_at - job.enqueued_at,
+                inference_s=job.finished_at - job.started_at,
+            )
+            for image, job, text in zip(images, jobs, texts)
+        ]
+
+    # ---- ranking ---------------------------------------------------------------------------
+    async def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
+        assert self.embedder is not None, "service not started"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._text_pool, rank, self.embedder, query, descriptions)
+
+
+def elapsed_since(start: float) -> float:
+    return time.perf_counter() - start

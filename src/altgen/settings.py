@@ -1,0 +1,64 @@
+"""One settings object for the whole service; every field has an ``ALTGEN_*`` environment twin."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED = "embedded"
+
+
+class ResizeConfig(BaseModel):
+    """The runtime part of the settings that the legacy ``/config`` route edits."""
+
+    halve_rate: float = Field(0.5, gt=0, le=1, description="Scale factor applied to each side before captioning.")
+    min_size: int = Field(10, ge=1, le=4096, description="Smallest width/height in pixels after scaling.")
+
+    @field_validator("halve_rate")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALTGEN_", extra="ignore")
+
+    host: str = Field("0.0.0.0", description="Address the HTTP server binds to.")
+    port: int = Field(8890, ge=1, le=65535, description="HTTP port (the old service's port).")
+    log_level: str = Field("info", description="Python log level.")
+
+    model: str = Field(EMBEDDED, description="Captioner: 'embedded' (offline EfficientNet-Lite0).")
+    embedder: str = Field(EMBEDDED, description="Text embedder for ranking: 'embedded' (multilingual USE v3).")
+    devices: str = Field("auto", description="'auto' (every CUDA card, else cpu) or a list like 'cuda:0,cuda:1' or 'cpu,cpu'.")
+    torch_threads: int = Field(0, ge=0, description="CPU threads per model replica; 0 lets torch choose.")
+
+    max_batch_size: int = Field(5, ge=1, le=1024, description="Most images in one model call.")
+    max_batch_wait_ms: float = Field(10.0, ge=0, le=10_000, description="How long a consumer waits for a batch to fill.")
+    queue_capacity: int = Field(256, ge=1, description="Most images waiting for a model; beyond it requests get 503.")
+    request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one request; past it the answer is 504.")
+
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest accepted image file.")
+    max_files_per_request: int = Field(64, ge=1, description="Most images in one request.")
+    max_request_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest accepted request body.")
+    max_image_pixels: int = Field(50_000_000, ge=1, description="Largest accepted width x height (decompression bombs).")
+    max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
+    max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
+
+    halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
+    min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
+
+    def resize_config(self) -> ResizeConfig:
+        return ResizeConfig(halve_rate=self.halve_rate, min_size=self.min_size)
+
+    def device_list(self) -> list[str]:
+        if self.devices.strip().lower() != "auto":
+            return [d.strip() for d in self.devices.split(",") if d.strip()]
+        import torch
+
+        if torch.cuda.is_available():
+            return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        return ["cpu"]

@@ -1,0 +1,173 @@
+"""Micro-batching: many requests' images share one model call per device.
+
+Requests put one ``Job`` per image on a shared bounded ``JobQueue``; each ``DeviceConsumer``
+takes up to ``max_batch_size`` live jobs (waiting at most ``max_wait_s`` for the batch to fill),
+runs the blocking model call in its own thread and resolves every job's future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from altgen.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class QueueFull(Exception):
+    """The queue cannot take the whole request now; the client should retry later."""
+
+    def __init__(self, wanted: int, free: int, retry_after_s: int):
+        super().__init__(f"the service is busy: {wanted} image(s) asked for, {free} queue slot(s) free")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class Job:
+    payload: Any
+    future: asyncio.Future
+    deadline: float  # in loop.time() seconds
+    enqueued_at: float = field(default_factory=time.perf_counter)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    def is_live(self, now: float) -> bool:
+        if self.future.done():  # cancelled by its request, e.g. a client that went away
+            return False
+        if now >= self.deadline:
+            self.future.set_exception(asyncio.TimeoutError("deadline passed while queued"))
+            return False
+        return True
+
+
+class JobQueue:
+    """A bounded FIFO; admission is all-or-nothing per request so a request is never half-queued."""
+
+    def __init__(self, capacity: int, metrics: Metrics):
+        self.capacity = capacity
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._metrics = metrics
+        metrics.queue_depth.set_function(self._queue.qsize)
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def free_slots(self) -> int:
+        return max(0, self.capacity - self._queue.qsize())
+
+    def submit(self, payloads: Sequence[Any], deadline: float) -> list[Job]:
+        free = self.free_slots()
+        if len(payloads) > free:
+            raise QueueFull(len(payloads), free, retry_after_s=1)
+        loop = asyncio.get_running_loop()
+        jobs = [Job(payload=p, future=loop.create_future(), deadline=deadline) for p in payloads]
+        for job in jobs:
+            self._queue.put_nowait(job)
+        return jobs
+
+    async def get(self) -> Job:
+        return await self._queue.get()
+
+    def get_nowait(self) -> Job | None:
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+
+class DeviceConsumer:
+    """Pulls batches from the shared queue for one model replica on one device."""
+
+    def __init__(
+        self,
+        device: str,
+        predict: Callable[[list[Any]], list[Any]],
+        queue: JobQueue,
+        metrics: Metrics,
+        *,
+        max_batch_size: int,
+        max_wait_s: float,
+    ):
+        self.device = device
+        self.predict = predict
+        self.queue = queue
+        self.metrics = metrics
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        # One thread per device: its model is never called concurrently, and the event loop never blocks.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{device}")
+
+    async def run_forever(self) -> None:
+        while True:
+            batch = await self.next_batch()
+            await self.run_batch(batch)
+
+    async def next_batch(self) -> list[Job]:
+        loop = asyncio.get_running_loop()
+        batch: list[Job] = []
+        while not batch:
+            job = await self.queue.get()
+            if job.is_live(loop.time()):
+                batch.append(job)
+        fill_until = loop.time() + self.max_wait_s
+        while len(batch) < self.max_batch_size:
+            job = self.queue.get_nowait()
+            if job is None:
+                remaining = fill_until - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            if job.is_live(loop.time()):
+                batch.append(job)
+        return batch
+
+    async def run_batch(self, batch: list[Job]) -> None:
+        started = time.perf_counter()
+        for job in batch:
+            job.started_at = started
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_wait.observe(started - min(job.enqueued_at for job in batch))
+        self.metrics.in_flight.labels(self.device).set(len(batch))
+        try:
+            outputs = await self._call([job.payload for job in batch])
+        except Exception as exc:  # noqa: BLE001 - any model error must reach the waiting requests
+            if len(batch) == 1:
+                self._fail(batch[0], exc)
+            else:
+                # One bad image must not fail its neighbours: find it by retrying one at a time.
+                log.warning("batch of %d failed on %s (%s); retrying its images one by one", len(batch), self.device, exc)
+                for job in batch:
+                    await self.run_batch([job])
+            return
+        finally:
+            self.metrics.in_flight.labels(self.device).set(0)
+        finished = time.perf_counter()
+        self.metrics.inference.labels(self.device).observe(finished - started)
+        for job, output in zip(batch, outputs, strict=True):
+            job.finished_at = finished
+            if not job.future.done():
+                job.future.set_result(output)
+            self.metrics.images.labels("ok").inc()
+
+    async def _call(self, payloads: list[Any]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        outputs = await loop.run_in_executor(self._executor, self.predict, payloads)
+        if len(outputs) != len(payloads):
+            raise RuntimeError(f"model returned {len(outputs)} outputs for {len(payloads)} inputs")
+        return outputs
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        self.metrics.images.labels("error").inc()
+        if not job.future.done():
+            job.future.set_exception(exc)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

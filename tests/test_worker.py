@@ -1,0 +1,161 @@
+"""The queue and the micro-batching consumers, with model functions that record what they were given."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from altgen.metrics import Metrics
+from altgen.worker.batching import DeviceConsumer, JobQueue, QueueFull
+
+
+class RecordingModel:
+    """Upper-cases its inputs; remembers each batch and the thread it ran on; can fail on a marker."""
+
+    def __init__(self, delay_s: float = 0.0, fail_on: str | None = None):
+        self.delay_s = delay_s
+        self.fail_on = fail_on
+        self.batches: list[list[str]] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, items: list[str]) -> list[str]:
+        self.batches.append(list(items))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay_s)
+        if self.fail_on is not None and self.fail_on in items:
+            raise RuntimeError(f"model cannot read {self.fail_on}")
+        return [item.upper() for item in items]
+
+
+async def start(model, *, capacity=100, max_batch_size=4, max_wait_s=0.05, devices=("cpu",)):
+    metrics = Metrics()
+    queue = JobQueue(capacity, metrics)
+    consumers = [
+        DeviceConsumer(d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s) for d in devices
+    ]
+    tasks = [asyncio.create_task(c.run_forever()) for c in consumers]
+    return queue, metrics, consumers, tasks
+
+
+async def stop(consumers, tasks):
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for consumer in consumers:
+        consumer.close()
+
+
+def far_deadline() -> float:
+    return asyncio.get_running_loop().time() + 30
+
+
+async def test_jobs_from_many_submitters_share_batches_in_order():
+    model = RecordingModel(delay_s=0.02)
+    queue, metrics, consumers, tasks = await start(model, max_batch_size=4)
+    try:
+        jobs = [queue.submit([f"r{r}-{i}" for i in range(3)], far_deadline()) for r in range(4)]
+        results = [await asyncio.gather(*(j.future for j in request)) for request in jobs]
+    finally:
+        await stop(consumers, tasks)
+    assert results == [[f"R{r}-{i}" for i in range(3)] for r in range(4)]
+    assert max(len(b) for b in model.batches) == 4  # filled to the cap, never past it
+    assert all(len(b) <= 4 for b in model.batches)
+    mixed = [b for b in model.batches if len({item.split("-")[0] for item in b}) > 1]
+    assert mixed, f"no batch mixed requests: {model.batches}"
+    assert metrics.registry.get_sample_value("altgen_batch_size_count") == len(model.batches)
+
+
+async def test_model_runs_off_the_event_loop_thread():
+    model = RecordingModel()
+    queue, _metrics, consumers, tasks = await start(model)
+    try:
+        [job] = queue.submit(["a"], far_deadline())
+        assert await job.future == "A"
+    finally:
+        await stop(consumers, tasks)
+    assert model.threads and threading.current_thread().name not in model.threads
+
+
+async def test_lone_job_waits_no_longer_than_max_wait():
+    model = RecordingModel()
+    queue, _metrics, consumers, tasks = await start(model, max_batch_size=64, max_wait_s=0.05)
+    try:
+        started = time.perf_counter()
+        [job] = queue.submit(["solo"], far_deadline())
+        await job.future
+        elapsed = time.perf_counter() - started
+    finally:
+        await stop(consumers, tasks)
+    assert elapsed < 1.0  # generous: a consumer that waited for a full batch would never return
+    assert model.batches == [["solo"]]
+
+
+async def test_failing_item_fails_only_its_own_job_and_consumer_survives():
+    model = RecordingModel(fail_on="bad")
+    queue, metrics, consumers, tasks = await start(model, max_batch_size=8, max_wait_s=0.05)
+    try:
+        jobs = queue.submit(["a", "bad", "c"], far_deadline())
+        outcomes = await asyncio.gather(*(j.future for j in jobs), return_exceptions=True)
+        [after] = queue.submit(["later"], far_deadline())
+        assert await after.future == "LATER"
+    finally:
+        await stop(consumers, tasks)
+    assert outcomes[0] == "A" and outcomes[2] == "C"
+    assert isinstance(outcomes[1], RuntimeError) and "bad" in str(outcomes[1])
+    assert model.batches[0] == ["a", "bad", "c"]  # tried together first, then one by one
+    assert ["bad"] in model.batches
+    assert metrics.registry.get_sample_value("altgen_images_total", {"outcome": "error"}) == 1
+
+
+async def test_cancelled_and_expired_jobs_are_dropped_when_forming_a_batch():
+    model = RecordingModel()
+    metrics = Metrics()
+    queue = JobQueue(10, metrics)
+    loop = asyncio.get_running_loop()
+    cancelled, expired, live = (
+        queue.submit(["cancelled"], far_deadline())[0],
+        queue.submit(["expired"], loop.time() - 1)[0],
+        queue.submit(["live"], far_deadline())[0],
+    )
+    cancelled.future.cancel()
+    consumer = DeviceConsumer("cpu", model, queue, metrics, max_batch_size=8, max_wait_s=0)
+    batch = await consumer.next_batch()
+    consumer.close()
+    assert [job.payload for job in batch] == ["live"]
+    with pytest.raises(asyncio.TimeoutError):
+        await expired.future
+
+
+async def test_queue_admission_is_all_or_nothing():
+    queue = JobQueue(3, Metrics())
+    queue.submit(["a", "b"], far_deadline())
+    with pytest.raises(QueueFull) as info:
+        queue.submit(["c", "d"], far_deadline())
+    assert info.value.retry_after_s >= 1
+    assert queue.depth() == 2  # nothing of the refused request was queued
+    queue.submit(["c"], far_deadline())
+    assert queue.free_slots() == 0
+
+
+async def test_two_devices_both_take_work_from_one_queue():
+    model = RecordingModel(delay_s=0.05)
+    queue, _metrics, consumers, tasks = await start(model, max_batch_size=2, max_wait_s=0, devices=("cpu:a", "cpu:b"))
+    try:
+        jobs = queue.submit([str(i) for i in range(8)], far_deadline())
+        await asyncio.gather(*(j.future for j in jobs))
+    finally:
+        await stop(consumers, tasks)
+    assert model.threads == {"model-cpu:a_0", "model-cpu:b_0"}
+
+
+async def test_wrong_output_count_is_an_error_not_a_hang():
+    queue, _metrics, consumers, tasks = await start(lambda items: items[:-1] if len(items) > 1 else [], max_wait_s=0.05)
+    try:
+        jobs = queue.submit(["a", "b"], far_deadline())
+        outcomes = await asyncio.wait_for(asyncio.gather(*(j.future for j in jobs), return_exceptions=True), 5)
+    finally:
+        await stop(consumers, tasks)
+    assert all(isinstance(o, RuntimeError) and "outputs" in str(o) for o in outcomes)
