@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -31,6 +30,10 @@ EmbedderFactory = Callable[[Settings], Embedder]
 
 class DeadlineExceeded(Exception):
     pass
+
+
+class ModelFailed(Exception):
+    """The model raised on a photo; only the request holding that photo gets this error."""
 
 
 @dataclass(frozen=True)
@@ -137,12 +140,20 @@ class AltTextService:
         jobs = self.queue.submit(pixels, deadline)
         futures = [job.future for job in jobs]
         try:
-            texts = await asyncio.wait_for(asyncio.gather(*futures), self.settings.request_timeout_s)
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), self.settings.request_timeout_s
+            )
         except (asyncio.TimeoutError, TimeoutError):
             raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline") from None
         finally:
             for future in futures:  # a cancelled or failed request frees its queued jobs
                 future.cancel()
+        for image, outcome in zip(images, outcomes):
+            if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):
+                raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
+            if isinstance(outcome, BaseException):
+                log.error("model failed on %s: %r", image.name, outcome)
+                raise ModelFailed(f"the model could not describe '{image.name}' ({type(outcome).__name__}: {outcome})")
         return [
             Description(
                 image=image,
@@ -150,7 +161,7 @@ class AltTextService:
                 queued_s=job.started_at - job.enqueued_at,
                 inference_s=job.finished_at - job.started_at,
             )
-            for image, job, text in zip(images, jobs, texts)
+            for image, job, text in zip(images, jobs, outcomes)
         ]
 
     # ---- ranking ---------------------------------------------------------------------------
@@ -159,6 +170,3 @@ class AltTextService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._text_pool, rank, self.embedder, query, descriptions)
 
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from altgen.images import ImageRejected
-from altgen.service import DeadlineExceeded
+from altgen.service import DeadlineExceeded, ModelFailed
 from altgen.worker.batching import QueueFull
 
 
@@ -48,6 +48,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
         request.app.state.service.metrics.rejected.labels("deadline").inc()
         return error_response(504, str(exc))
+
+    @app.exception_handler(ModelFailed)
+    async def _model_failed(_request: Request, exc: ModelFailed) -> JSONResponse:
+        return error_response(500, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

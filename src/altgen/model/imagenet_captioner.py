@@ -34,6 +34,10 @@ FAMILIES: dict[str, list[range]] = {
 }
 
 
+# Classes whose first WordNet lemma hides the everyday name people search for.
+LABEL_OVERRIDES = {334: "porcupine or hedgehog"}
+
+
 @dataclass(frozen=True)
 class Claim:
     label: str
@@ -47,6 +51,8 @@ def load_class_names() -> list[str]:
     for line in text.splitlines():
         _index, _synset, lemmas = line.split("\t")
         names.append(lemmas.split(",")[0].strip())
+    for index, label in LABEL_OVERRIDES.items():
+        names[index] = label
     return names
 
 
