@@ -1,0 +1,186 @@
+"""Describe throughput and latency of the embedded default, in one run on this machine.
+
+Measures, on the same real photos and the same model:
+  (a) the captioner called one photo at a time (the old service's way),
+  (b) the captioner called directly in batches of the service's max batch size,
+  (c) a real `altgen serve` process over HTTP with 1 and 16 concurrent clients (one photo each).
+Prints a table and writes benchmarks/results/describe_cpu.json. Ratios are the numbers to quote;
+absolute times depend on the machine.
+
+    python benchmarks/bench_describe_cpu.py [--photos 96] [--batch-size 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from skimage import data as skdata
+
+from altgen.images import prepare_image
+from altgen.model.imagenet_captioner import ImageNetCaptioner
+from altgen.settings import ResizeConfig
+
+RESULTS = Path(__file__).parent / "results" / "describe_cpu.json"
+SAMPLES = ["chelsea", "coffee", "astronaut", "rocket", "camera", "cat", "coins", "horse"]
+
+
+def sample_jpegs() -> list[bytes]:
+    photos = []
+    for name in SAMPLES:
+        array = getattr(skdata, name)()
+        buffer = io.BytesIO()
+        Image.fromarray(array).convert("RGB").save(buffer, format="JPEG", quality=90)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def direct(captioner: ImageNetCaptioner, jpegs: list[bytes], count: int, batch_size: int) -> float:
+    """Images per second of decode + resize + captioner, in batches of batch_size (1 = sequential)."""
+    captioner.caption([Image.new("RGB", (64, 64))] * batch_size)  # warm-up
+    started = time.perf_counter()
+    for start in range(0, count, batch_size):
+        chunk = [jpegs[i % len(jpegs)] for i in range(start, min(count, start + batch_size))]
+        images = [prepare_image(j, "p", ResizeConfig(), max_bytes=10**9, max_pixels=10**9).image for j in chunk]
+        captioner.caption(images)
+    return count / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_batch_metrics(text: str) -> tuple[float, float]:
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("altgen_batch_size_sum", "altgen_batch_size_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values["altgen_batch_size_sum"], values["altgen_batch_size_count"]
+
+
+async def drive(base: str, jpegs: list[bytes], clients: int, count: int) -> dict:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        before = read_batch_metrics((await http.get("/metrics")).text)
+        latencies: list[float] = []
+        next_index = 0
+
+        async def client_loop():
+            nonlocal next_index
+            while next_index < count:
+                index = next_index
+                next_index += 1
+                started = time.perf_counter()
+                response = await http.post(
+                    "/getAltText",
+                    data={"Id": "bench", "Hash": str(index)},
+                    files={"Image": ("p.jpg", jpegs[index % len(jpegs)])},
+                )
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        after = read_batch_metrics((await http.get("/metrics")).text)
+    images, batches = after[0] - before[0], after[1] - before[1]
+    return {
+        "clients": clients,
+        "images": count,
+        "images_per_s": count / elapsed,
+        "p50_latency_s": statistics.median(latencies),
+        "p95_latency_s": percentile(latencies, 0.95),
+        "mean_batch_size": images / batches,
+    }
+
+
+def serve(batch_size: int, wait_ms: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "ALTGEN_MAX_BATCH_SIZE": str(batch_size), "ALTGEN_MAX_BATCH_WAIT_MS": str(wait_ms)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument("--wait-ms", type=float, default=10.0)
+    args = parser.parse_args()
+
+    jpegs = sample_jpegs()
+    captioner = ImageNetCaptioner()
+    sequential = direct(captioner, jpegs, args.photos, 1)
+    batched = direct(captioner, jpegs, args.photos, args.batch_size)
+    del captioner
+
+    process, base = serve(args.batch_size, args.wait_ms)
+    try:
+        asyncio.run(drive(base, jpegs, 4, 16))  # warm-up
+        service = [asyncio.run(drive(base, jpegs, clients, args.photos)) for clients in (1, 16)]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU only",
+        "model": "efficientnet-lite0 (embedded default)",
+        "batch_size": args.batch_size,
+        "max_batch_wait_ms": args.wait_ms,
+        "direct_sequential_images_per_s": sequential,
+        "direct_batched_images_per_s": batched,
+        "service": service,
+        "service_16_clients_vs_direct_batched": service[1]["images_per_s"] / batched,
+        "service_16_clients_vs_direct_sequential": service[1]["images_per_s"] / sequential,
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"{'path':<34}{'images/s':>10}{'p50 s':>9}{'p95 s':>9}{'mean batch':>12}")
+    print(f"{'direct, one at a time':<34}{sequential:>10.1f}")
+    print(f"{f'direct, batches of {args.batch_size}':<34}{batched:>10.1f}")
+    for row in service:
+        label = f"service over HTTP, {row['clients']} client(s)"
+        print(
+            f"{label:<34}{row['images_per_s']:>10.1f}{row['p50_latency_s']:>9.3f}"
+            f"{row['p95_latency_s']:>9.3f}{row['mean_batch_size']:>12.2f}"
+        )
+    print(f"service (16 clients) / direct batched: {result['service_16_clients_vs_direct_batched']:.2f}")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""A real `altgen serve` process on loopback, driven by the legacy clients' own code (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from skimage import data as skdata
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "ALTGEN_MAX_BATCH_WAIT_MS": "20"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--devices", "cpu"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if requests.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("server did not become ready:\n" + log_path.read_text())
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("Images")
+    Image.fromarray(skdata.chelsea()).save(folder / "chelsea.jpg")
+    Image.fromarray(skdata.coffee()).save(folder / "coffee.png")
+    Image.fromarray(skdata.camera()).save(folder / "camera.jpg")
+    return folder
+
+
+# ---- the clients' code, as the old README and CONTRACT.md quote it ----------------------------
+def makeDescription(url, Img, Hash, Id):
+    with open(Img, 'rb') as img_file:
+        data = {'Id' : Id, 'Hash': Hash}
+        files = {'Image': img_file}
+        res = requests.post(url, data=data, files=files)
+        result = json.loads(res.content)
+        return result
+
+
+def send_request(url, images_subset):
+    data = {
+        'Id': 'SaGol',
+        'Hash': [os.path.splitext(image)[0] for image in images_subset]
+    }
+    files = {}
+    for i, image in enumerate(images_subset, start=1):
+        with open(image, 'rb') as img_file:
+            files[f'Image{i}'] = (image, img_file.read())
+
+    response = requests.post(url, data=data, files=files)
+
+    json_data = response.content.decode('UTF-8')
+    data = json.loads(json_data)
+
+    return data
+
+
+def recommendImages(url, userText, pairs):
+    data = {'userText' : userText, 'data': json.dumps(pairs)}
+    result = requests.post(url, data = data)
+    return result.content.decode("UTF-8")[1:-1]
+
+
+def config(url, halve, min_size):
+    data = {'halve' : halve, 'min_size': min_size}
+    res = requests.post(url, data=data)
+    result = json.loads(res.content)
+    return result
+# -------------------------------------------------------------------------------------------------
+
+
+def test_legacy_clients_work_verbatim(server, photo_dir, monkeypatch):
+    monkeypatch.chdir(photo_dir)
+    [cat] = makeDescription(f"{server}/getAltText", photo_dir / "chelsea.jpg", "21123dasdasd12e", "Sagol")
+    assert cat["Hash"] == "21123dasdasd12e" and cat["Id"] == "Sagol" and "cat" in cat["Description"]
+
+    described = send_request(f"{server}/getAltTexts", ["chelsea.jpg", "coffee.png", "camera.jpg"])
+    assert [d["Hash"] for d in described] == ["chelsea", "coffee", "camera"]
+    assert "cat" in described[0]["Description"] and "espresso" in described[1]["Description"]
+
+    combined = []
+    for file in sorted(photo_dir.iterdir()):
+        combined.extend(makeDescription(f"{server}/getAltText", file, file.name, "Hcail"))
+    assert recommendImages(f"{server}/getBestPictures", " 고양이 사진을 찾아 줘.", combined) == "chelsea.jpg"
+    assert recommendImages(f"{server}/getBestPictures", "coffee please", combined) == "coffee.png"
+
+    assert config(f"{server}/config", 0.1, 100) == {"halve_rate": 0.1, "min_size": 100}
+    timed = requests.post(
+        f"{server}/getAltText_time", data={"Id": "x", "Hash": "cat"}, files={"Image": open(photo_dir / "chelsea.jpg", "rb")}
+    ).json()
+    assert timed[0]["original_size"] == [451, 300] and timed[0]["resized"] == [150, 100]
+    assert config(f"{server}/config", 0.5, 10) == {"halve_rate": 0.5, "min_size": 10}
+
+
+def test_errors_come_back_as_json_with_status(server):
+    response = requests.post(f"{server}/getAltText", data={"Id": "x", "Hash": "h"}, files={"Image": ("a.txt", b"text")})
+    assert response.status_code == 415 and "a.txt" in response.json()["error"]
+    response = requests.post(f"{server}/config", data={"halve": "0.5", "min_size": "-1"})
+    assert response.status_code == 422 and "min_size" in response.json()["error"]
+
+
+def test_describe_command_prints_descriptions_and_refuses_non_images(photo_dir, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a photo")
+    result = subprocess.run(
+        [sys.executable, "-m", "altgen", "describe", str(photo_dir / "chelsea.jpg"), str(tmp_path / "notes.txt"),
+         "--devices", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1  # one of the two files was not a photo
+    assert "chelsea.jpg: Image may contain: a cat." in result.stdout
+    assert "notes.txt" in result.stderr and "not a recognised image" in result.stderr
