@@ -34,7 +34,7 @@ async def start(model, *, capacity=100, max_batch_size=4, max_wait_s=0.05, devic
     metrics = Metrics()
     queue = JobQueue(capacity, metrics)
     consumers = [
-        DeviceConsumer(d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s) for d in devices
+        DeviceConsumer(d, d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s) for d in devices
     ]
     tasks = [asyncio.create_task(c.run_forever()) for c in consumers]
     return queue, metrics, consumers, tasks
@@ -121,7 +121,7 @@ async def test_cancelled_and_expired_jobs_are_dropped_when_forming_a_batch():
         queue.submit(["live"], far_deadline())[0],
     )
     cancelled.future.cancel()
-    consumer = DeviceConsumer("cpu", model, queue, metrics, max_batch_size=8, max_wait_s=0)
+    consumer = DeviceConsumer("cpu", "cpu", model, queue, metrics, max_batch_size=8, max_wait_s=0)
     batch = await consumer.next_batch()
     consumer.close()
     assert [job.payload for job in batch] == ["live"]

@@ -33,7 +33,14 @@ def _serve(settings: Settings) -> int:
 
     from altgen.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep the logging set up in main(), with request ids
+        access_log=False,  # altgen.access writes one JSON line per request instead
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
     return 0
 
 
@@ -59,6 +66,15 @@ async def _describe(settings: Settings, paths: list[Path]) -> int:
     return 1 if failures else 0
 
 
+def _configure_logging(level: str) -> None:
+    from altgen.api.middleware import RequestIdFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="altgen", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
     except ValueError as exc:
         parser.error(str(exc))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
     return asyncio.run(_describe(settings, args.photos))

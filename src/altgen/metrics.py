@@ -23,7 +23,7 @@ class Metrics:
             registry=r,
         )
         self.inference = Histogram(
-            "altgen_inference_seconds", "Duration of one batched model call.", ["device"], buckets=SECONDS_BUCKETS, registry=r
+            "altgen_inference_seconds", "Duration of one batched model call, per model replica.", ["device"], buckets=SECONDS_BUCKETS, registry=r
         )
         self.images = Counter("altgen_images_total", "Images described, by outcome.", ["outcome"], registry=r)
         self.rejected = Counter(

@@ -62,6 +62,7 @@ class AltTextService:
         self.captioners: list[Captioner] = []
         self.embedder: Embedder | None = None
         self._tasks: list[asyncio.Task] = []
+        self._down: set[str] = set()  # devices whose consumer crashed and is waiting to restart
         # Decoding and resizing use a few threads; ranking has one thread of its own.
         self._image_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
@@ -71,11 +72,12 @@ class AltTextService:
         loop = asyncio.get_running_loop()
         self.queue = JobQueue(self.settings.queue_capacity, self.metrics)
         self.embedder = await loop.run_in_executor(self._text_pool, self._embedder_factory, self.settings)
-        for device in self.devices:
+        for index, device in enumerate(self.devices):
             captioner = await asyncio.to_thread(self._captioner_factory, self.settings, device)
             self.captioners.append(captioner)
             consumer = DeviceConsumer(
                 device,
+                device if self.devices.count(device) == 1 else f"{device}#{index}",
                 captioner.caption,
                 self.queue,
                 self.metrics,
@@ -83,20 +85,22 @@ class AltTextService:
                 max_wait_s=self.settings.max_batch_wait_ms / 1000,
             )
             self.consumers.append(consumer)
-            self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{device}"))
+            self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{consumer.name}"))
         log.info("ready: captioner %s on %s", self.captioners[0].name, ", ".join(self.devices))
 
     async def _supervise(self, consumer: DeviceConsumer) -> None:
-        """Keeps a consumer running: a crash is logged, counted and followed by a restart."""
+        """Keeps a consumer running: a crash is logged and counted, /ready says not-ready, and it restarts."""
         while True:
+            self._down.discard(consumer.name)
             try:
                 await consumer.run_forever()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                 raise
-            except Exception:  # noqa: BLE001
-                log.exception("consumer on %s crashed; restarting", consumer.device)
+            except BaseException:  # noqa: BLE001 - whatever killed it, the device must come back
+                self._down.add(consumer.name)
+                log.exception("consumer %s crashed; restarting in %.1f s", consumer.name, self.settings.restart_backoff_s)
                 self.metrics.consumer_restarts.labels(consumer.device).inc()
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(self.settings.restart_backoff_s)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -111,7 +115,8 @@ class AltTextService:
 
     @property
     def ready(self) -> bool:
-        return bool(self._tasks) and all(not task.done() for task in self._tasks) and self.embedder is not None
+        running = bool(self._tasks) and all(not task.done() for task in self._tasks)
+        return running and not self._down and self.embedder is not None
 
     @property
     def model_name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED = "embedded"
@@ -48,11 +48,21 @@ class Settings(BaseSettings):
     max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 
+    shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
+    restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")
+
+    api_keys: SecretStr | None = Field(None, description="Comma-separated API keys; when set, every route but /health and /ready needs one.")
+    admin_key: SecretStr | None = Field(None, description="Key needed to change /config (also accepted as an API key).")
+
     halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
     min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
 
     def resize_config(self) -> ResizeConfig:
         return ResizeConfig(halve_rate=self.halve_rate, min_size=self.min_size)
+
+    def api_key_list(self) -> list[str]:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     def device_list(self) -> list[str]:
         if self.devices.strip().lower() != "auto":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 import altgen
 from altgen.api import health, legacy, v1
-from altgen.api.errors import error_response, install_error_handlers
+from altgen.api.auth import ApiKeyAuth
+from altgen.api.errors import install_error_handlers
+from altgen.api.middleware import BodyLimit, CancelOnDisconnect, RequestId
 from altgen.model.loading import load_captioner, load_embedder
 from altgen.service import AltTextService, CaptionerFactory, EmbedderFactory
 from altgen.settings import Settings
@@ -39,15 +41,16 @@ def create_app(
     app.state.service = service
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_request_size(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            service.metrics.rejected.labels("too_large").inc()
-            return error_response(
-                413, f"the request body is {length} bytes; the limit is {settings.max_request_bytes} bytes"
-            )
-        return await call_next(request)
+    # Added innermost first: a request meets RequestId, then ApiKeyAuth, BodyLimit, CancelOnDisconnect.
+    app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
+    app.add_middleware(
+        ApiKeyAuth,
+        api_keys=settings.api_key_list(),
+        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
+        metrics=service.metrics,
+    )
+    app.add_middleware(RequestId)
 
     app.include_router(legacy.router)
     app.include_router(v1.router)

@@ -27,6 +27,10 @@ class QueueFull(Exception):
         self.retry_after_s = retry_after_s
 
 
+class ConsumerCrashed(RuntimeError):
+    """The device consumer died while this job was in its batch."""
+
+
 @dataclass
 class Job:
     payload: Any
@@ -86,6 +90,7 @@ class DeviceConsumer:
     def __init__(
         self,
         device: str,
+        name: str,
         predict: Callable[[list[Any]], list[Any]],
         queue: JobQueue,
         metrics: Metrics,
@@ -94,18 +99,25 @@ class DeviceConsumer:
         max_wait_s: float,
     ):
         self.device = device
+        self.name = name
         self.predict = predict
         self.queue = queue
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         # One thread per device: its model is never called concurrently, and the event loop never blocks.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{device}")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
     async def run_forever(self) -> None:
         while True:
             batch = await self.next_batch()
-            await self.run_batch(batch)
+            try:
+                await self.run_batch(batch)
+            except BaseException as exc:
+                # The consumer is going down (crash or shutdown): its batch gets an answer, not a hang.
+                for job in batch:
+                    self._fail(job, ConsumerCrashed(f"the model worker on {self.device} stopped: {exc!r}"))
+                raise
 
     async def next_batch(self) -> list[Job]:
         loop = asyncio.get_running_loop()
@@ -135,22 +147,24 @@ class DeviceConsumer:
             job.started_at = started
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_wait.observe(started - min(job.enqueued_at for job in batch))
-        self.metrics.in_flight.labels(self.device).set(len(batch))
+        self.metrics.in_flight.labels(self.name).set(len(batch))
         try:
             outputs = await self._call([job.payload for job in batch])
         except Exception as exc:  # noqa: BLE001 - any model error must reach the waiting requests
             if len(batch) == 1:
                 self._fail(batch[0], exc)
             else:
-                # One bad image must not fail its neighbours: find it by retrying one at a time.
-                log.warning("batch of %d failed on %s (%s); retrying its images one by one", len(batch), self.device, exc)
-                for job in batch:
-                    await self.run_batch([job])
+                # One bad image must not fail its neighbours, and an out-of-memory batch may fit in
+                # halves: split and retry, down to single images.
+                log.warning("batch of %d failed on %s (%r); retrying in halves", len(batch), self.device, exc)
+                middle = len(batch) // 2
+                await self.run_batch(batch[:middle])
+                await self.run_batch(batch[middle:])
             return
         finally:
-            self.metrics.in_flight.labels(self.device).set(0)
+            self.metrics.in_flight.labels(self.name).set(0)
         finished = time.perf_counter()
-        self.metrics.inference.labels(self.device).observe(finished - started)
+        self.metrics.inference.labels(self.name).observe(finished - started)
         for job, output in zip(batch, outputs, strict=True):
             job.finished_at = finished
             if not job.future.done():

@@ -1,0 +1,184 @@
+"""Pure-ASGI middleware, outermost first: request id + access log, body size cap, cancellation on disconnect.
+
+Pure ASGI (not BaseHTTPMiddleware) so that each layer sees the raw ``receive`` channel: the body
+cap counts bytes as they arrive, and the disconnect watcher can see the client leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from altgen.metrics import Metrics
+
+access_log = logging.getLogger("altgen.access")
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record, so the service's own logs can be joined to a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class RequestId:
+    """Takes a sane ``X-Request-ID`` from the client or makes one, returns it, and logs one JSON line per request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                json.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status or 499,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                )
+            )
+            request_id_var.reset(token)
+
+
+class BodyLimit:
+    """Refuses bodies over ``max_bytes``: at once from Content-Length, or as soon as a chunked body passes it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.metrics = metrics
+
+    def _refusal(self, size: str) -> HTTPException:
+        self.metrics.rejected.labels("too_large").inc()
+        return HTTPException(413, f"the request body is {size} bytes; the limit is {self.max_bytes} bytes")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await send_json_error(send, 413, str(self._refusal(length).detail))
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self._refusal(f"more than {received}")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class CancelOnDisconnect:
+    """Cancels a request's handler when its client goes away, so its queued photos are dropped.
+
+    Once the body has been read, the only message left on ``receive`` is ``http.disconnect`` (a
+    client that left, or the response being done); a watcher task waits for it.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_read = asyncio.Event()
+        disconnected: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        async def app_receive() -> Message:
+            if body_read.is_set():
+                return await asyncio.shield(disconnected)
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if not disconnected.done():
+                    disconnected.set_result(message)
+            elif not message.get("more_body", False):
+                body_read.set()
+            return message
+
+        async def watch() -> None:
+            await body_read.wait()
+            message = await receive()
+            if not disconnected.done():
+                disconnected.set_result(message)
+
+        response_sent = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_sent
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_sent = True
+
+        handler = asyncio.create_task(self.app(scope, app_receive, tracking_send))
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if not handler.done() and not response_sent:
+                handler.cancel()
+                self.metrics.rejected.labels("client_disconnected").inc()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await handler
+                return
+            await handler
+        finally:
+            watcher.cancel()
+            handler.cancel()
+
+
+async def send_json_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """An error answer sent before the app runs, in the same ``{"error": ...}`` shape as the app's own."""
+    body = json.dumps({"error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
