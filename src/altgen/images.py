@@ -84,10 +84,14 @@ def prepare_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except UnidentifiedImageError:
         raise ImageRejected(
             name, f"not a recognised image; accepted formats are {', '.join(sorted(ACCEPTED_FORMATS))}", status=415
         ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(name, f"the image is too large to decode safely ({exc})", status=413) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged header can fail in many ways inside the decoder
+        raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(
             name, f"format {image.format} is not accepted; use one of {', '.join(sorted(ACCEPTED_FORMATS))}", status=415
@@ -102,7 +106,7 @@ def prepare_image(
         image.load()
         image = ImageOps.exif_transpose(image)
         rgb = _to_rgb(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Exception as exc:  # noqa: BLE001 - likewise for damaged pixel data
         raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
     target = scaled_size(*rgb.size, config)
     if target != rgb.size:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +23,17 @@ from altgen.service import AltTextService
 from altgen.settings import ResizeConfig
 
 router = APIRouter(tags=["legacy"])
+
+
+def _readable_text(value: str) -> str:
+    """Refuses text that could not be decoded (U+FFFD from bad percent-escapes) or carries control characters."""
+    if "\ufffd" in value or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError("must be UTF-8 text without control characters")
+    return value
+
+
+# Multipart text that is not UTF-8 is read as Latin-1 (the form parser's fallback), so it is echoed, not lost.
+Text = Annotated[str, AfterValidator(_readable_text)]
 
 LEGACY_PAIR_EXAMPLE = [{"Hash": "apple.jpg", "Description": "Image may contain: a Granny Smith apple.", "Id": "Sagol"}]
 
@@ -43,8 +54,8 @@ def _pair(hash_: str, description: str, id_: str) -> dict[str, str]:
 )
 async def get_alt_text(
     request: Request,
-    Id: Annotated[str, Form(description="Caller's id, echoed back.")],
-    Hash: Annotated[str, Form(description="Caller's name for the photo, echoed back.")],
+    Id: Annotated[Text, Form(description="Caller's id, echoed back.")],
+    Hash: Annotated[Text, Form(description="Caller's name for the photo, echoed back.")],
     Image: Annotated[UploadFile, File(description="The photo.")],
 ) -> JSONResponse:
     [described] = await describe_uploads(_service(request), [(upload_label("Image", Image), Image)])
@@ -57,8 +68,8 @@ async def get_alt_text(
 )
 async def get_alt_text_time(
     request: Request,
-    Id: Annotated[str, Form()],
-    Hash: Annotated[str, Form()],
+    Id: Annotated[Text, Form()],
+    Hash: Annotated[Text, Form()],
     Image: Annotated[UploadFile, File()],
 ) -> JSONResponse:
     started = time.perf_counter()
@@ -114,6 +125,11 @@ async def get_alt_texts(request: Request) -> JSONResponse:
     hashes = form.getlist("Hash")
     if any(not isinstance(h, str) for h in hashes):
         raise ApiError(422, "field 'Hash': must be text, not a file")
+    for field, value in [("Id", id_), *(("Hash", h) for h in hashes)]:
+        try:
+            _readable_text(value)
+        except ValueError as exc:
+            raise ApiError(422, f"field '{field}': {exc}") from None
     uploads = [(key, value) for key, value in form.multi_items() if isinstance(value, StarletteUploadFile)]
     if len(hashes) != len(uploads):
         raise ApiError(
@@ -151,8 +167,8 @@ def _parse_pairs(raw: str) -> list[dict[str, Any]]:
 )
 async def get_best_pictures(
     request: Request,
-    userText: Annotated[str, Form(description="The request, Korean or English.", examples=[" 고슴도치 사진을 찾아 줘."])],
-    data: Annotated[str, Form(description="JSON list of {Hash, Description, Id} from earlier calls.")],
+    userText: Annotated[Text, Form(description="The request, Korean or English.", examples=[" 고슴도치 사진을 찾아 줘."])],
+    data: Annotated[Text, Form(description="JSON list of {Hash, Description, Id} from earlier calls.")],
 ) -> JSONResponse:
     pairs = _parse_pairs(data)
     ranked = await checked_rank(

@@ -37,6 +37,7 @@ class Job:
     future: asyncio.Future
     deadline: float  # in loop.time() seconds
     enqueued_at: float = field(default_factory=time.perf_counter)
+    waiting: bool = True  # still counted against the queue's capacity
     started_at: float = 0.0
     finished_at: float = 0.0
 
@@ -50,19 +51,23 @@ class Job:
 
 
 class JobQueue:
-    """A bounded FIFO; admission is all-or-nothing per request so a request is never half-queued."""
+    """A bounded FIFO; admission is all-or-nothing per request so a request is never half-queued.
+
+    Capacity counts live waiting jobs only: a job whose request gave up (deadline, disconnect)
+    frees its slot, and its photo, at once, not when a consumer next reaches it.
+    """
 
     def __init__(self, capacity: int, metrics: Metrics):
         self.capacity = capacity
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._metrics = metrics
-        metrics.queue_depth.set_function(self._queue.qsize)
+        self._waiting = 0
+        metrics.queue_depth.set_function(self.depth)
 
     def depth(self) -> int:
-        return self._queue.qsize()
+        return self._waiting
 
     def free_slots(self) -> int:
-        return max(0, self.capacity - self._queue.qsize())
+        return max(0, self.capacity - self._waiting)
 
     def submit(self, payloads: Sequence[Any], deadline: float) -> list[Job]:
         free = self.free_slots()
@@ -71,17 +76,30 @@ class JobQueue:
         loop = asyncio.get_running_loop()
         jobs = [Job(payload=p, future=loop.create_future(), deadline=deadline) for p in payloads]
         for job in jobs:
+            job.future.add_done_callback(lambda _future, job=job: self._leave(job, drop_payload=True))
             self._queue.put_nowait(job)
+        self._waiting += len(jobs)
         return jobs
 
+    def _leave(self, job: Job, drop_payload: bool = False) -> None:
+        if job.waiting:
+            job.waiting = False
+            self._waiting -= 1
+            if drop_payload:
+                job.payload = None
+
     async def get(self) -> Job:
-        return await self._queue.get()
+        job = await self._queue.get()
+        self._leave(job)
+        return job
 
     def get_nowait(self) -> Job | None:
         try:
-            return self._queue.get_nowait()
+            job = self._queue.get_nowait()
         except asyncio.QueueEmpty:
             return None
+        self._leave(job)
+        return job
 
 
 class DeviceConsumer:

@@ -1,0 +1,256 @@
+"""Overload, deadlines, disconnects, crashes, auth, limits and request ids, through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import httpx
+import pytest
+
+from conftest import encode, metric, noise_image
+
+
+def small_png(width: int, height: int = 20) -> bytes:
+    return encode(noise_image(width, height), "PNG")
+
+
+class GatedCaptioner:
+    """Blocks inside the model until released; records the widths of the photos it was given."""
+
+    name, device = "gated", "cpu"
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.widths: list[int] = []
+
+    def caption(self, images):
+        self.widths.extend(image.size[0] for image in images)
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return [f"a photo {image.size[0]} wide." for image in images]
+
+
+async def post_photo(client, width, hash_="h"):
+    return await client.post("/getAltText", data={"Id": "i", "Hash": hash_}, files={"Image": ("p.png", small_png(width))})
+
+
+async def wait_until(predicate, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def test_deadline_gives_504_and_frees_the_queue(make_client):
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, request_timeout_s=0.3, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = await post_photo(client, 40)  # queued behind the blocked batch past its deadline
+        assert second.status_code == 504 and "deadline" in second.json()["error"]
+        gated.release.set()
+        assert (await first).status_code == 504  # its own deadline passed while the model held it
+        assert client.app.state.service.queue.depth() == 0
+        ok = await post_photo(client, 50)
+        assert ok.status_code == 200 and "50 wide" in ok.json()[0]["Description"]
+    assert 40 not in gated.widths  # the expired photo never reached the model
+
+
+async def test_client_disconnect_cancels_its_queued_photo(make_client):
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, halve_rate=1.0) as client:
+        app = client.app
+        blocker = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+
+        request = httpx.Request(
+            "POST", "http://altgen.test/getAltText", data={"Id": "i", "Hash": "h"}, files={"Image": ("p.png", small_png(40))}
+        )
+        body = request.read()
+        leave = asyncio.Event()
+        sent: list[dict] = []
+
+        async def receive():
+            if not hasattr(receive, "done"):
+                receive.done = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await leave.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/getAltText", "raw_path": b"/getAltText", "query_string": b"", "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in request.headers.items()],
+            "client": ("127.0.0.1", 1), "server": ("altgen.test", 80),
+        }
+        leaving = asyncio.create_task(app(scope, receive, send))
+        service = app.state.service
+        await wait_until(lambda: service.queue.depth() == 1)
+        leave.set()
+        await asyncio.wait_for(leaving, 5)
+        assert metric(client, "altgen_requests_rejected_total", reason="client_disconnected") == 1
+        gated.release.set()
+        assert (await blocker).status_code == 200
+        assert (await post_photo(client, 50)).status_code == 200
+    assert 40 not in gated.widths and gated.widths == [30, 50]
+    assert not any(m["type"] == "http.response.start" for m in sent)
+
+
+class Crash(BaseException):
+    """Something that escapes the model call's ordinary error handling and takes the consumer down."""
+
+
+async def test_consumer_killed_mid_batch_is_restarted_and_ready_follows(make_client, captioner):
+    class CrashOnce:
+        name, device = "crash-once", "cpu"
+        crashed = False
+
+        def caption(self, images):
+            if not CrashOnce.crashed:
+                CrashOnce.crashed = True
+                raise Crash("simulated fatal error in the model worker")
+            return captioner.caption(images)
+
+    async with make_client(captioner_factory=lambda s, d: CrashOnce(), restart_backoff_s=0.5) as client:
+        response = await post_photo(client, 30)
+        assert response.status_code == 500 and "stopped" in response.json()["error"]  # answered, not hung
+        assert (await client.get("/ready")).status_code == 503  # during the restart pause
+        await wait_until(lambda: client.app.state.service.ready)
+        assert (await client.get("/ready")).status_code == 200
+        assert (await post_photo(client, 64)).status_code == 200
+        assert metric(client, "altgen_consumer_restarts_total", device="cpu") == 1
+
+
+async def test_overload_on_a_tiny_queue_answers_everyone(make_client):
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=3, max_batch_size=2, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 21))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        tasks = [asyncio.create_task(post_photo(client, 22 + i, f"h{i}")) for i in range(20)]
+        await wait_until(lambda: sum(t.done() for t in tasks) >= 17)
+        gated.release.set()
+        responses = [await first] + await asyncio.gather(*tasks)
+        codes = [r.status_code for r in responses]
+        assert set(codes) <= {200, 503}
+        assert codes.count(200) == 4 and codes.count(503) == 17  # 1 in the model + 3 queued
+        for r in responses:
+            if r.status_code == 503:
+                assert r.headers["retry-after"] and "busy" in r.json()["error"]
+        assert metric(client, "altgen_requests_rejected_total", reason="queue_full") == 17
+
+
+async def test_api_keys_guard_everything_but_health(make_client, photos, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with make_client(api_keys="key-one,key-two", admin_key="admin-secret") as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 200
+        refused = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files={"Image": ("a.jpg", photos["cat"])})
+        assert refused.status_code == 401 and "API key" in refused.json()["error"]
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert (await client.get("/metrics")).status_code == 401
+        assert (await client.get("/config", headers={"Authorization": "Bearer wrong"})).status_code == 401
+
+        ok = await client.post(
+            "/getAltText",
+            data={"Id": "i", "Hash": "h"},
+            files={"Image": ("a.jpg", photos["cat"])},
+            headers={"Authorization": "Bearer key-two"},
+        )
+        assert ok.status_code == 200
+        assert (await client.get("/config", headers={"X-API-Key": "key-one"})).status_code == 200
+
+        change = {"halve": "0.4", "min_size": "12"}
+        forbidden = await client.post("/config", data=change, headers={"X-API-Key": "key-one"})
+        assert forbidden.status_code == 403 and "admin key" in forbidden.json()["error"]
+        allowed = await client.post("/config", data=change, headers={"Authorization": "Bearer admin-secret"})
+        assert allowed.status_code == 200 and allowed.json()["halve_rate"] == 0.4
+    logged = caplog.text + repr(client.app.state.service.settings)
+    for secret in ["key-one", "key-two", "admin-secret"]:
+        assert secret not in logged
+
+
+async def test_chunked_body_over_the_limit_is_413(make_client):
+    async with make_client(max_request_bytes=10_000) as client:
+
+        async def chunks():
+            yield b"--x\r\nContent-Disposition: form-data; name=\"Id\"\r\n\r\n"
+            for _ in range(50):
+                yield b"a" * 1000
+
+        response = await client.post(
+            "/getAltText", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
+        )
+    assert response.status_code == 413 and "10000 bytes" in response.json()["error"]
+
+
+async def test_request_id_is_returned_and_taken_from_the_client(client):
+    response = await client.get("/health", headers={"X-Request-ID": "trace-42"})
+    assert response.headers["x-request-id"] == "trace-42"
+    generated = (await client.get("/health", headers={"X-Request-ID": "bad id with spaces\n"})).headers["x-request-id"]
+    assert generated != "bad id with spaces" and len(generated) == 32
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "status"),
+    [
+        ("cmyk.jpg", encode(noise_image(40, 30).convert("CMYK"), "JPEG"), 200),
+        (
+            "animated.gif",
+            encode(noise_image(30, 30), "GIF", save_all=True, append_images=[noise_image(30, 30, seed=1)]),
+            200,
+        ),
+        ("zero.jpg", b"", 422),
+        ("header-only.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", 422),
+    ],
+)
+async def test_awkward_files_over_http(client, name, payload, status):
+    response = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files={"Image": (name, payload)})
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert name in response.json()["error"]
+
+
+async def test_non_utf8_multipart_text_is_echoed_as_latin1_not_lost(client, photos):
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"Id\"\r\n\r\n".encode()
+        + b"caf\xe9"  # Latin-1, not UTF-8
+        + f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"Hash\"\r\n\r\nh\r\n".encode()
+        + f"--{boundary}\r\nContent-Disposition: form-data; name=\"Image\"; filename=\"a.jpg\"\r\n"
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + photos["cat"]
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = await client.post(
+        "/getAltText", content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status_code == 200
+    assert response.json()[0]["Id"] == "café"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("/getBestPictures", "userText=%FF%FE&data=%5B%5D", "userText"),
+        ("/getBestPictures", "userText=cat&data=%5B%7B%22Hash%22%3A%22a%22%7D%5D%00", "data"),
+    ],
+)
+async def test_undecodable_or_control_text_is_422_naming_the_field(client, route, body, field):
+    response = await client.post(route, content=body.encode(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 422
+    assert f"'{field}'" in response.json()["error"] and "UTF-8" in response.json()["error"]
+
+
+async def test_control_characters_in_a_repeated_hash_are_422(client, photos):
+    response = await client.post(
+        "/getAltTexts", data={"Id": "i", "Hash": ["ok", "bad\x00"]},
+        files={"Image1": ("a.jpg", photos["cat"]), "Image2": ("b.jpg", photos["cat"])},
+    )
+    assert response.status_code == 422 and "'Hash'" in response.json()["error"]
