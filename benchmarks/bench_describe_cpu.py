@@ -14,42 +14,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from PIL import Image
-from skimage import data as skdata
+
+from common import percentile, sample_jpegs, start_server, stop_server
 
 from altgen.images import prepare_image
 from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.settings import ResizeConfig
 
 RESULTS = Path(__file__).parent / "results" / "describe_cpu.json"
-SAMPLES = ["chelsea", "coffee", "astronaut", "rocket", "camera", "cat", "coins", "horse"]
-
-
-def sample_jpegs() -> list[bytes]:
-    photos = []
-    for name in SAMPLES:
-        array = getattr(skdata, name)()
-        buffer = io.BytesIO()
-        Image.fromarray(array).convert("RGB").save(buffer, format="JPEG", quality=90)
-        photos.append(buffer.getvalue())
-    return photos
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def direct(captioner: ImageNetCaptioner, jpegs: list[bytes], count: int, batch_size: int) -> float:
@@ -61,12 +42,6 @@ def direct(captioner: ImageNetCaptioner, jpegs: list[bytes], count: int, batch_s
         images = [prepare_image(j, "p", ResizeConfig(), max_bytes=10**9, max_pixels=10**9).image for j in chunk]
         captioner.caption(images)
     return count / (time.perf_counter() - started)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_batch_metrics(text: str) -> tuple[float, float]:
@@ -113,27 +88,6 @@ async def drive(base: str, jpegs: list[bytes], clients: int, count: int) -> dict
     }
 
 
-def serve(batch_size: int, wait_ms: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "ALTGEN_MAX_BATCH_SIZE": str(batch_size), "ALTGEN_MAX_BATCH_WAIT_MS": str(wait_ms)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=96)
@@ -147,13 +101,12 @@ def main() -> None:
     batched = direct(captioner, jpegs, args.photos, args.batch_size)
     del captioner
 
-    process, base = serve(args.batch_size, args.wait_ms)
+    process, base = start_server(max_batch_size=args.batch_size, max_batch_wait_ms=args.wait_ms)
     try:
         asyncio.run(drive(base, jpegs, 4, 16))  # warm-up
         service = [asyncio.run(drive(base, jpegs, clients, args.photos)) for clients in (1, 16)]
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
 
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU only",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 import socket
 import subprocess
 import sys
@@ -22,31 +24,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def start_server(log_path: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "ALTGEN_MAX_BATCH_WAIT_MS": "20"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--devices", "cpu"],
+            [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--devices", "cpu", *flags],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
         )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            if requests.get(f"{base}/ready", timeout=1).status_code == 200:
+                return process, base
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("server did not become ready:\n" + log_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process, base = start_server(tmp_path_factory.mktemp("server") / "server.log", "--max-batch-wait-ms", "20")
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("server did not become ready:\n" + log_path.read_text())
         yield base
     finally:
         process.terminate()
@@ -146,3 +149,34 @@ def test_describe_command_prints_descriptions_and_refuses_non_images(photo_dir, 
     assert result.returncode == 1  # one of the two files was not a photo
     assert "chelsea.jpg: Image may contain: a cat." in result.stdout
     assert "notes.txt" in result.stderr and "not a recognised image" in result.stderr
+
+
+def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
+    process, base = start_server(tmp_path / "server.log", "--max-batch-size", "2", "--shutdown-grace-s", "60")
+    photo = (photo_dir / "chelsea.jpg").read_bytes()
+
+    def post_six(index: int) -> int:
+        files = {f"Image{i}": ("c.jpg", photo) for i in range(6)}
+        data = {"Id": str(index), "Hash": [f"{index}-{i}" for i in range(6)]}
+        response = requests.post(f"{base}/getAltTexts", data=data, files=files, timeout=120)
+        assert response.status_code != 200 or len(response.json()) == 6
+        return response.status_code
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            pending = [pool.submit(post_six, i) for i in range(8)]
+            deadline = time.monotonic() + 30
+            while b"altgen_queue_depth 0.0" in requests.get(f"{base}/metrics").content:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            process.send_signal(signal.SIGTERM)
+            codes = [future.result() for future in pending]
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit status is "terminated".
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        process.kill()
+    log = (tmp_path / "server.log").read_text()
+    answered = log.count('"path": "/getAltTexts", "status": 200')
+    assert answered == codes.count(200) and answered >= 1, log  # every admitted request was answered
+    assert set(codes) == {200}, (codes, log)
+    assert "Application shutdown complete" in log

@@ -254,3 +254,26 @@ async def test_control_characters_in_a_repeated_hash_are_422(client, photos):
         files={"Image1": ("a.jpg", photos["cat"]), "Image2": ("b.jpg", photos["cat"])},
     )
     assert response.status_code == 422 and "'Hash'" in response.json()["error"]
+
+
+async def test_full_queue_refuses_before_reading_the_body(make_client):
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=1, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = asyncio.create_task(post_photo(client, 31))  # fills the one queue slot
+        await wait_until(lambda: client.app.state.service.queue.depth() == 1)
+        body_reads = 0
+
+        async def body():
+            nonlocal body_reads
+            body_reads += 1
+            yield b"--x\r\n"
+
+        refused = await client.post(
+            "/getAltText", content=body(), headers={"content-type": "multipart/form-data; boundary=x"}
+        )
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert body_reads == 0
+        gated.release.set()
+        assert (await first).status_code == 200 and (await second).status_code == 200

@@ -10,10 +10,13 @@ import altgen
 from altgen.api import health, legacy, v1
 from altgen.api.auth import ApiKeyAuth
 from altgen.api.errors import install_error_handlers
-from altgen.api.middleware import BodyLimit, CancelOnDisconnect, RequestId
+from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, RequestId
 from altgen.model.loading import load_captioner, load_embedder
 from altgen.service import AltTextService, CaptionerFactory, EmbedderFactory
 from altgen.settings import Settings
+
+
+DESCRIBE_PATHS = frozenset({"/getAltText", "/getAltTexts", "/getAltText_time", "/v1/describe"})
 
 
 def create_app(
@@ -41,9 +44,15 @@ def create_app(
     app.state.service = service
     install_error_handlers(app)
 
-    # Added innermost first: a request meets RequestId, then ApiKeyAuth, BodyLimit, CancelOnDisconnect.
+    # Added innermost first: a request meets RequestId, ApiKeyAuth, AdmissionGate, BodyLimit, CancelOnDisconnect.
     app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
+    app.add_middleware(
+        AdmissionGate,
+        paths=DESCRIBE_PATHS,
+        free_slots=lambda: service.queue.free_slots() if service.queue else 0,
+        metrics=service.metrics,
+    )
     app.add_middleware(
         ApiKeyAuth,
         api_keys=settings.api_key_list(),

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Callable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,6 +73,24 @@ class RequestId:
                 )
             )
             request_id_var.reset(token)
+
+
+class AdmissionGate:
+    """Answers 503 + Retry-After before reading the body of a describe request when the queue is full,
+    so an overloaded server spends nothing on uploads it cannot serve."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], free_slots: Callable[[], int], metrics: Metrics):
+        self.app = app
+        self.paths = paths
+        self.free_slots = free_slots
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths and self.free_slots() == 0:
+            self.metrics.rejected.labels("queue_full").inc()
+            await send_json_error(send, 503, "the service is busy: the queue is full; retry later", [(b"retry-after", b"1")])
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

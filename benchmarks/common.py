@@ -1,0 +1,75 @@
+"""Helpers the benchmark scripts share: sample photos and a real `altgen serve` process on loopback."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from PIL import Image
+from skimage import data as skdata
+
+SAMPLES = ["chelsea", "coffee", "astronaut", "rocket", "camera", "cat", "coins", "horse"]
+
+
+def sample_jpegs() -> list[bytes]:
+    """Real photos that scikit-image ships, as JPEG bytes (no downloads)."""
+    photos = []
+    for name in SAMPLES:
+        buffer = io.BytesIO()
+        Image.fromarray(getattr(skdata, name)()).convert("RGB").save(buffer, format="JPEG", quality=90)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(**settings: object) -> tuple[subprocess.Popen, str]:
+    """Starts `altgen serve` on a free loopback port with ALTGEN_* settings; returns once /ready says so."""
+    port = free_port()
+    env = {**os.environ, **{f"ALTGEN_{k.upper()}": str(v) for k, v in settings.items()}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
