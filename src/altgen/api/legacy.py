@@ -12,17 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, ValidationError
+from pydantic import AfterValidator
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from altgen.api.errors import ApiError
 from altgen.api.ranking import checked_rank
+from altgen.api.schemas import ERROR_RESPONSES
 from altgen.api.uploads import describe_uploads, upload_label
 from altgen.service import AltTextService
 from altgen.settings import ResizeConfig
 
-router = APIRouter(tags=["legacy"])
+router = APIRouter(tags=["legacy"], responses=ERROR_RESPONSES)
 
 
 def _readable_text(value: str) -> str:
@@ -194,15 +195,10 @@ async def read_config(request: Request) -> JSONResponse:
 )
 async def write_config(
     request: Request,
-    halve: Annotated[str, Form(description="Scale factor per side, 0 < halve <= 1.")] = "0.5",
-    min_size: Annotated[str, Form(description="Smallest side in pixels, 1..4096.")] = "10",
+    halve: Annotated[float, Form(gt=0, le=1, allow_inf_nan=False, description="Scale factor per side.")] = 0.5,
+    min_size: Annotated[int, Form(ge=1, le=4096, description="Smallest side in pixels.")] = 10,
 ) -> JSONResponse:
-    try:
-        config = ResizeConfig(halve_rate=halve, min_size=min_size)
-    except ValidationError as exc:
-        names = {"halve_rate": "halve", "min_size": "min_size"}
-        message = "; ".join(f"field '{names.get(str(e['loc'][0]), e['loc'][0])}': {e['msg']}" for e in exc.errors())
-        raise ApiError(422, message) from None
-    service = _service(request)
-    service.resize = config  # swapped whole, after both values passed validation
+    # Both values are validated before the handler runs, so an invalid pair changes nothing.
+    config = ResizeConfig(halve_rate=halve, min_size=min_size)
+    _service(request).resize = config  # swapped whole
     return _resize_response(config)

@@ -5,6 +5,26 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong and what is allowed.", examples=["field 'Hash': Field required"])
+
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorBody, "description": meaning}
+    for status, meaning in {
+        400: "Malformed body (multipart or JSON that cannot be parsed).",
+        401: "API key missing or wrong (when API keys are configured).",
+        403: "Changing /config needs the admin key.",
+        413: "Over a size or count limit.",
+        415: "A file is not an accepted image format.",
+        422: "A field is missing or breaks a rule.",
+        500: "The model failed on this request's photo.",
+        503: "Busy (queue full; see Retry-After) or not ready.",
+        504: "No answer within the request deadline.",
+    }.items()
+}
+
+
 class Timings(BaseModel):
     queued_s: float = Field(description="Time the photo waited for a model.")
     inference_s: float = Field(description="Duration of the batched model call that described it.")

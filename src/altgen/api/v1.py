@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 
 from altgen.api.ranking import checked_rank
-from altgen.api.schemas import DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
+from altgen.api.schemas import ERROR_RESPONSES, DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
 from altgen.api.uploads import describe_uploads, upload_label
 
-router = APIRouter(prefix="/v1", tags=["v1"])
+router = APIRouter(prefix="/v1", tags=["v1"], responses=ERROR_RESPONSES)
 
 
 @router.post("/describe", response_model=DescribeResponse, summary="Describe one or more photos")
