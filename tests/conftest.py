@@ -15,7 +15,8 @@ from skimage import data as skdata
 
 from altgen.api.app import create_app
 from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.use_embedder import UniversalSentenceEncoder
+from altgen.model.loading import load_ranker
+from altgen.ranking import Ranker
 from altgen.settings import Settings
 
 
@@ -25,8 +26,9 @@ def captioner() -> ImageNetCaptioner:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> UniversalSentenceEncoder:
-    return UniversalSentenceEncoder()
+def ranker() -> Ranker:
+    """The default ranker (the packaged encoders), loaded once."""
+    return load_ranker(Settings())
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
@@ -50,7 +52,7 @@ EXPECTED_WORD = {"cat": "cat", "coffee": "espresso", "camera": "tripod"}
 
 
 @pytest.fixture
-def make_client(captioner, embedder):
+def make_client(captioner, ranker):
     """Builds an app with the given settings on the shared real models and yields an httpx client."""
 
     @asynccontextmanager
@@ -59,7 +61,7 @@ def make_client(captioner, embedder):
         app = create_app(
             settings,
             captioner_factory=captioner_factory or (lambda _settings, _device: captioner),
-            embedder_factory=lambda _settings: embedder,
+            ranker_factory=lambda _settings: ranker,
         )
         async with LifespanManager(app, startup_timeout=60) as manager:
             transport = httpx.ASGITransport(app=manager.app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altgen.ranking import description_core, rank, request_core
+from altgen.ranking import description_core, request_core
 
 DESCRIPTIONS = [
     "Image may contain: a cat.",
@@ -29,8 +29,8 @@ DESCRIPTIONS = [
         ("motorbike", 5),
     ],
 )
-def test_korean_and_english_requests_find_the_right_description(embedder, query, expected):
-    ranked = rank(embedder, query, DESCRIPTIONS)
+def test_korean_and_english_requests_find_the_right_description(ranker, query, expected):
+    ranked = ranker.rank(query, DESCRIPTIONS)
     assert ranked[0].index == expected, [(DESCRIPTIONS[r.index], round(r.score, 3)) for r in ranked]
     assert sorted(r.index for r in ranked) == list(range(len(DESCRIPTIONS)))
     assert all(a.score >= b.score for a, b in zip(ranked, ranked[1:]))

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from altgen.model.base import Embedder
+from altgen.model.embedding_cache import CachedPassages
 
 _SPACES = re.compile(r"\s+")
 _DESCRIPTION_OPENERS = re.compile(
@@ -49,12 +50,37 @@ def description_core(description: str) -> str:
 @dataclass(frozen=True)
 class Ranked:
     index: int
-    score: float
+    score: float  # what orders the candidates (z-scored across candidates when several encoders vote)
+    similarity: float  # mean cosine similarity of request and description: an absolute match strength
 
 
-def rank(embedder: Embedder, query: str, descriptions: Sequence[str]) -> list[Ranked]:
-    """All candidates, best first; ties keep input order."""
-    vectors = embedder.embed([request_core(query)] + [description_core(d) for d in descriptions])
-    scores = vectors[1:] @ vectors[0]
-    order = np.argsort(-scores, kind="stable")
-    return [Ranked(int(i), float(scores[i])) for i in order]
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 1e-6 else scores - scores.mean()
+
+
+class Ranker:
+    """Ranks descriptions for a request with one encoder, or several whose votes are z-scored and averaged
+    (each encoder's cosines live on their own scale). Description embeddings are cached."""
+
+    def __init__(self, embedders: Sequence[Embedder], cache_entries: int = 100_000):
+        if not embedders:
+            raise ValueError("a ranker needs at least one embedder")
+        self.embedders = list(embedders)
+        self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
+
+    @property
+    def name(self) -> str:
+        return "+".join(e.name for e in self.embedders)
+
+    def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
+        """All candidates, best first; ties keep input order."""
+        request = request_core(query)
+        passages = [description_core(d) for d in descriptions]
+        cosines = np.stack(
+            [cache.embed(passages) @ embedder.embed([request], "query")[0] for embedder, cache in zip(self.embedders, self.caches)]
+        )
+        similarity = cosines.mean(axis=0)
+        score = similarity if len(self.embedders) == 1 else np.mean([_standardise(c) for c in cosines], axis=0)
+        order = np.argsort(-score, kind="stable")
+        return [Ranked(int(i), float(score[i]), float(similarity[i])) for i in order]

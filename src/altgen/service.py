@@ -16,16 +16,16 @@ from PIL import Image
 
 from altgen.images import PreparedImage, prepare_image
 from altgen.metrics import Metrics
-from altgen.model.base import Captioner, Embedder
-from altgen.model.loading import load_captioner, load_embedder
-from altgen.ranking import Ranked, rank
+from altgen.model.base import Captioner
+from altgen.model.loading import load_captioner, load_ranker
+from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
 from altgen.worker.batching import DeviceConsumer, JobQueue
 
 log = logging.getLogger(__name__)
 
 CaptionerFactory = Callable[[Settings, str], Captioner]
-EmbedderFactory = Callable[[Settings], Embedder]
+RankerFactory = Callable[[Settings], Ranker]
 
 
 class DeadlineExceeded(Exception):
@@ -49,18 +49,18 @@ class AltTextService:
         self,
         settings: Settings,
         captioner_factory: CaptionerFactory = load_captioner,
-        embedder_factory: EmbedderFactory = load_embedder,
+        ranker_factory: RankerFactory = load_ranker,
     ):
         self.settings = settings
         self.resize = settings.resize_config()
         self.metrics = Metrics()
         self._captioner_factory = captioner_factory
-        self._embedder_factory = embedder_factory
+        self._ranker_factory = ranker_factory
         self.devices = settings.device_list()
         self.queue: JobQueue | None = None
         self.consumers: list[DeviceConsumer] = []
         self.captioners: list[Captioner] = []
-        self.embedder: Embedder | None = None
+        self.ranker: Ranker | None = None
         self._tasks: list[asyncio.Task] = []
         self._down: set[str] = set()  # devices whose consumer crashed and is waiting to restart
         # Decoding and resizing use a few threads; ranking has one thread of its own.
@@ -71,7 +71,7 @@ class AltTextService:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.queue = JobQueue(self.settings.queue_capacity, self.metrics)
-        self.embedder = await loop.run_in_executor(self._text_pool, self._embedder_factory, self.settings)
+        self.ranker = await loop.run_in_executor(self._text_pool, self._ranker_factory, self.settings)
         for index, device in enumerate(self.devices):
             captioner = await asyncio.to_thread(self._captioner_factory, self.settings, device)
             self.captioners.append(captioner)
@@ -116,7 +116,7 @@ class AltTextService:
     @property
     def ready(self) -> bool:
         running = bool(self._tasks) and all(not task.done() for task in self._tasks)
-        return running and not self._down and self.embedder is not None
+        return running and not self._down and self.ranker is not None
 
     @property
     def model_name(self) -> str:
@@ -171,7 +171,7 @@ class AltTextService:
 
     # ---- ranking ---------------------------------------------------------------------------
     async def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
-        assert self.embedder is not None, "service not started"
+        assert self.ranker is not None, "service not started"
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._text_pool, rank, self.embedder, query, descriptions)
+        return await loop.run_in_executor(self._text_pool, self.ranker.rank, query, descriptions)
 

@@ -32,7 +32,13 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Python log level.")
 
     model: str = Field(EMBEDDED, description="Captioner: 'embedded' (offline EfficientNet-Lite0).")
-    embedder: str = Field(EMBEDDED, description="Text embedder for ranking: 'embedded' (multilingual USE v3).")
+    embedder: str = Field(
+        EMBEDDED,
+        description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "
+        "sentence-transformers hub id or folder; several are z-scored and averaged. 'embedded' = use,e5-small.",
+    )
+    embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
+    embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept per encoder (LRU).")
     devices: str = Field("auto", description="'auto' (every CUDA card, else cpu) or a list like 'cuda:0,cuda:1' or 'cpu,cpu'.")
     torch_threads: int = Field(0, ge=0, description="CPU threads per model replica; 0 lets torch choose.")
 

@@ -11,8 +11,8 @@ from altgen.api import health, legacy, v1
 from altgen.api.auth import ApiKeyAuth
 from altgen.api.errors import install_error_handlers
 from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, RequestId
-from altgen.model.loading import load_captioner, load_embedder
-from altgen.service import AltTextService, CaptionerFactory, EmbedderFactory
+from altgen.model.loading import load_captioner, load_ranker
+from altgen.service import AltTextService, CaptionerFactory, RankerFactory
 from altgen.settings import Settings
 
 
@@ -22,10 +22,10 @@ DESCRIBE_PATHS = frozenset({"/getAltText", "/getAltTexts", "/getAltText_time", "
 def create_app(
     settings: Settings | None = None,
     captioner_factory: CaptionerFactory = load_captioner,
-    embedder_factory: EmbedderFactory = load_embedder,
+    ranker_factory: RankerFactory = load_ranker,
 ) -> FastAPI:
     settings = settings or Settings()
-    service = AltTextService(settings, captioner_factory, embedder_factory)
+    service = AltTextService(settings, captioner_factory, ranker_factory)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Literal, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
+
+TextKind = Literal["query", "passage"]
 
 
 class Captioner(Protocol):
@@ -18,8 +20,17 @@ class Captioner(Protocol):
 
 
 class Embedder(Protocol):
-    """Maps texts to L2-normalised vectors; a dot product is a cosine similarity."""
+    """Maps texts to L2-normalised vectors; a dot product is a cosine similarity.
+
+    ``kind`` says whether the texts are requests ("query") or photo descriptions ("passage"), for
+    models trained with a prefix or prompt for each; models without one ignore it.
+    """
 
     name: str
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray: ...
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from altgen.model.base import Captioner, Embedder
+from altgen.ranking import Ranker
 from altgen.settings import EMBEDDED, Settings
+
+# The encoders that ship inside PyPI wheels, by the short names the `embedder` setting accepts.
+PACKAGED_EMBEDDERS = ("use", "e5-small")
+# What `embedded` means: chosen by benchmarks/eval_ranking.py (see the README's ranking table).
+DEFAULT_EMBEDDERS = ("use", "e5-small")
 
 
 def load_captioner(settings: Settings, device: str) -> Captioner:
@@ -14,9 +20,25 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
     raise ValueError(f"unknown model {settings.model!r}; this version supports {EMBEDDED!r}")
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    if settings.embedder == EMBEDDED:
+def load_embedder(name: str, settings: Settings) -> Embedder:
+    if name == "use":
         from altgen.model.use_embedder import UniversalSentenceEncoder
 
         return UniversalSentenceEncoder()
-    raise ValueError(f"unknown embedder {settings.embedder!r}; this version supports {EMBEDDED!r}")
+    if name == "e5-small":
+        from altgen.model.e5_embedder import MultilingualE5Small
+
+        return MultilingualE5Small()
+    from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name, device=settings.embedder_device)
+
+
+def embedder_names(setting: str) -> list[str]:
+    names = [n.strip() for n in setting.split(",") if n.strip()]
+    return list(DEFAULT_EMBEDDERS) if names in ([], [EMBEDDED]) else names
+
+
+def load_ranker(settings: Settings) -> Ranker:
+    embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
+    return Ranker(embedders, cache_entries=settings.embedding_cache_entries)

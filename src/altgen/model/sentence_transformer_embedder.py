@@ -1,0 +1,35 @@
+"""Any sentence-transformers encoder, by hub id or local folder (e.g. intfloat/multilingual-e5-base, BAAI/bge-m3)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from altgen.model.base import TextKind, l2_normalise
+
+# Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
+E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, name_or_path: str, device: str = "cpu"):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name_or_path
+        self._model = SentenceTransformer(name_or_path, device=device)
+        declared = self._model.prompts or {}
+        if "query" in declared or "document" in declared or "passage" in declared:
+            self._prefixes = {
+                "query": declared.get("query", ""),
+                "passage": declared.get("passage", declared.get("document", "")),
+            }
+        elif "e5" in name_or_path.lower():
+            self._prefixes = E5_PREFIXES
+        else:
+            self._prefixes = {"query": "", "passage": ""}
+
+    def embed(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:
+        prefix = self._prefixes[kind]
+        vectors = self._model.encode([prefix + t for t in texts], convert_to_numpy=True, show_progress_bar=False)
+        return l2_normalise(np.asarray(vectors).reshape(len(texts), -1))
