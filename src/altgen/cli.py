@@ -40,6 +40,7 @@ def _serve(settings: Settings) -> int:
         log_config=None,  # keep the logging set up in main(), with request ids
         access_log=False,  # altgen.access writes one JSON line per request instead
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_keep_alive=settings.keep_alive_s,
     )
     return 0
 

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 
+    keep_alive_s: float = Field(75.0, gt=0, description="Idle HTTP keep-alive; above a load balancer's idle timeout avoids resets.")
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
     restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")
 

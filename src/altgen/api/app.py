@@ -44,15 +44,15 @@ def create_app(
     app.state.service = service
     install_error_handlers(app)
 
-    # Added innermost first: a request meets RequestId, ApiKeyAuth, AdmissionGate, BodyLimit, CancelOnDisconnect.
+    # Added innermost first: a request meets RequestId, ApiKeyAuth, BodyLimit, AdmissionGate, CancelOnDisconnect.
     app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
     app.add_middleware(
         AdmissionGate,
         paths=DESCRIBE_PATHS,
         free_slots=lambda: service.queue.free_slots() if service.queue else 0,
         metrics=service.metrics,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
     app.add_middleware(
         ApiKeyAuth,
         api_keys=settings.api_key_list(),

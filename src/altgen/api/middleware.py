@@ -76,8 +76,9 @@ class RequestId:
 
 
 class AdmissionGate:
-    """Answers 503 + Retry-After before reading the body of a describe request when the queue is full,
-    so an overloaded server spends nothing on uploads it cannot serve."""
+    """Answers 503 + Retry-After to a describe request when the queue is full, before any multipart
+    parsing or image decoding. The body is still drained (and discarded): closing a socket with
+    unread data resets the connection, and the client would see a reset instead of the 503."""
 
     def __init__(self, app: ASGIApp, paths: frozenset[str], free_slots: Callable[[], int], metrics: Metrics):
         self.app = app
@@ -86,11 +87,17 @@ class AdmissionGate:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths and self.free_slots() == 0:
-            self.metrics.rejected.labels("queue_full").inc()
-            await send_json_error(send, 503, "the service is busy: the queue is full; retry later", [(b"retry-after", b"1")])
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths or self.free_slots():
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        self.metrics.rejected.labels("queue_full").inc()
+        try:
+            while (message := await receive())["type"] == "http.request" and message.get("more_body", False):
+                pass
+        except HTTPException as exc:  # the body cap below us refused the body while we drained it
+            await send_json_error(send, exc.status_code, str(exc.detail))
+            return
+        await send_json_error(send, 503, "the service is busy: the queue is full; retry later", [(b"retry-after", b"1")])
 
 
 class BodyLimit:
