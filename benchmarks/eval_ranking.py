@@ -1,0 +1,63 @@
+"""Ranking accuracy on benchmarks/data/ranking_eval.json: top-1 and MRR per language and split.
+
+    python benchmarks/eval_ranking.py [--embedders use e5-small use,e5-small] [--split all]
+Writes benchmarks/results/ranking_eval.json and prints a table per encoder set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from altgen.model.loading import load_ranker
+from altgen.settings import Settings
+
+DATA = Path(__file__).parent / "data" / "ranking_eval.json"
+RESULTS = Path(__file__).parent / "results" / "ranking_eval.json"
+
+
+def evaluate(embedder_setting: str, data: dict, show_misses: bool) -> dict:
+    ranker = load_ranker(Settings(embedder=embedder_setting))
+    ids = [p["id"] for p in data["photos"]]
+    descriptions = [p["description"] for p in data["photos"]]
+    buckets: dict[str, list[float]] = defaultdict(list)
+    hits: dict[str, list[int]] = defaultdict(list)
+    for query in data["queries"]:
+        ranked = ranker.rank(query["text"], descriptions)
+        order = [ids[r.index] for r in ranked]
+        position = order.index(query["expected"]) + 1
+        for key in (f"{query['lang']}/{query['split']}", f"{query['lang']}/all", f"{query['lang']}/{query['kind']}"):
+            buckets[key].append(1.0 / position)
+            hits[key].append(int(position == 1))
+        if show_misses and position != 1:
+            print(f"  miss [{query['lang']} {query['kind']}] {query['text']!r}: expected {query['expected']} at {position}, got {order[0]}")
+    return {
+        key: {"top1": sum(hits[key]) / len(hits[key]), "mrr": sum(values) / len(values), "n": len(values)}
+        for key, values in sorted(buckets.items())
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedders", nargs="+", default=["use", "e5-small", "use,e5-small"])
+    parser.add_argument("--misses", action="store_true", help="print every query whose photo was not first")
+    args = parser.parse_args()
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    results = {}
+    for setting in args.embedders:
+        print(f"== {setting}")
+        results[setting] = evaluate(setting, data, args.misses)
+        for lang in ("ko", "en"):
+            row = "  ".join(
+                f"{split}: top1 {results[setting][f'{lang}/{split}']['top1']:.3f} mrr {results[setting][f'{lang}/{split}']['mrr']:.3f}"
+                for split in ("dev", "test", "all")
+            )
+            print(f"  {lang}  {row}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
