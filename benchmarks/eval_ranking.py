@@ -19,7 +19,8 @@ RESULTS = Path(__file__).parent / "results" / "ranking_eval.json"
 
 
 def evaluate(embedder_setting: str, data: dict, show_misses: bool) -> dict:
-    ranker = load_ranker(Settings(embedder=embedder_setting))
+    encoders, _, option = embedder_setting.partition("+")
+    ranker = load_ranker(Settings(embedder=encoders, glossary=option == "glossary"))
     ids = [p["id"] for p in data["photos"]]
     descriptions = [p["description"] for p in data["photos"]]
     buckets: dict[str, list[float]] = defaultdict(list)
@@ -41,7 +42,12 @@ def evaluate(embedder_setting: str, data: dict, show_misses: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedders", nargs="+", default=["use", "e5-small", "use,e5-small"])
+    parser.add_argument(
+        "--embedders",
+        nargs="+",
+        default=["use", "e5-small", "use,e5-small", "use+glossary", "e5-small+glossary", "use,e5-small+glossary"],
+        help="encoder sets as the `embedder` setting takes them; '+glossary' turns the glossary on",
+    )
     parser.add_argument("--misses", action="store_true", help="print every query whose photo was not first")
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))

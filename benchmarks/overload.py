@@ -132,7 +132,7 @@ def run_wrk(base: str, script: Path, seconds: float, connections: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--connections", type=int, default=512)
+    parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--queue-capacity", type=int, default=32)
     args = parser.parse_args()
 
@@ -166,6 +166,9 @@ def main() -> None:
         "requests_sent": sent,
         "answered_by_status": dict(sorted(statuses.items())),
         "socket_errors": socket_errors,
+        "socket_errors_by_kind": {
+            kind: sum(run["socket_errors"][kind] for run in runs) for kind in ("connect", "read", "write", "timeout")
+        },
         "lost": sent - sum(statuses.values()),
         "rss_after_first_run_mb": rss_first / 2**20,
         "requests_in_first_run": first["requests"],

@@ -91,10 +91,12 @@ class Glossary:
         return found or None
 
     def _fuzzy(self, word: str) -> str | None:
+        """An entry one letter away that starts with the same syllable: typos rarely hit the first
+        syllable, and without that anchor common verbs match nouns (있어 is one letter from 잉어)."""
         letters = jamo(word)
         for size in (len(word), len(word) - 1, len(word) + 1):
             for key, key_letters in self._by_length.get(size, []):
-                if within_one_edit(letters, key_letters):
+                if key[0] == word[0] and within_one_edit(letters, key_letters):
                     return self.entries[key]
         return None
 

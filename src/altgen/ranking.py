@@ -8,12 +8,14 @@ match, and with short texts they dominate the embedding and drown the one word t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from altgen.model.base import Embedder
+from altgen.glossary import Glossary
 from altgen.model.embedding_cache import CachedPassages
 
 _SPACES = re.compile(r"\s+")
@@ -32,13 +34,21 @@ _REQUEST_FILLER = re.compile(
 )
 
 
+# Whole Korean words that only wrap a request ("그 ... 나온 거 있어?"): they name nothing in a photo.
+_KOREAN_FILLER = frozenset(
+    "있어 있어요 있나 있나요 있니 있는 있던 있었던 있잖아 나온 나오는 나왔던 찍은 찍힌 찍었던 보여 보여줘 보여줘요 "
+    "줘 줘요 줘봐 줄래 주세요 좀 그 그거 그때 거 것 이거 저거 찾아 찾아줘 해줘 부탁해".split()
+)
+
+
 def normalise_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
 def request_core(query: str) -> str:
     """What the request asks for, without the "find me the photo" wrapping (kept whole if nothing is left)."""
-    core = normalise_text(_REQUEST_FILLER.sub(" ", query))
+    words = _REQUEST_FILLER.sub(" ", query).split()
+    core = " ".join(word for word in words if word not in _KOREAN_FILLER)
     return core or normalise_text(query)
 
 
@@ -51,7 +61,34 @@ def description_core(description: str) -> str:
 class Ranked:
     index: int
     score: float  # what orders the candidates (z-scored across candidates when several encoders vote)
-    similarity: float  # mean cosine similarity of request and description: an absolute match strength
+    similarity: float  # best cosine similarity of a phrasing of the request and the description
+
+
+_WORD = re.compile(r"[a-z]+")
+_STOPWORDS = frozenset("a an the of with and in on at to for is are it its this that photo picture image pic".split())
+
+
+def english_words(text: str) -> set[str]:
+    """Lower-case English words with a crude plural fold (cups -> cup), without stop words."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS or len(word) < 2:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+def lexical_scores(query_words: set[str], description_words: Sequence[set[str]]) -> np.ndarray:
+    """IDF-weighted overlap over this request's candidates: a word few descriptions share counts most."""
+    count = len(description_words)
+    scores = np.zeros(count, dtype=np.float32)
+    for word in query_words:
+        holders = [i for i, words in enumerate(description_words) if word in words]
+        if holders:
+            scores[holders] += np.log((count + 1) / (len(holders) + 0.5))
+    return scores
 
 
 def _standardise(scores: np.ndarray) -> np.ndarray:
@@ -60,27 +97,54 @@ def _standardise(scores: np.ndarray) -> np.ndarray:
 
 
 class Ranker:
-    """Ranks descriptions for a request with one encoder, or several whose votes are z-scored and averaged
-    (each encoder's cosines live on their own scale). Description embeddings are cached."""
+    """Ranks descriptions for a request.
 
-    def __init__(self, embedders: Sequence[Embedder], cache_entries: int = 100_000):
+    Each encoder compares each phrasing of the request (the request itself, and its Korean words
+    put into English by the glossary) with every description; each of those cosine rows is
+    z-scored across the candidates (encoders score on different scales) and the rows are averaged.
+    Description embeddings are cached.
+    """
+
+    def __init__(
+        self,
+        embedders: Sequence[Embedder],
+        glossary: Glossary | None = None,
+        *,
+        lexical_weight: float = 0.0,
+        cache_entries: int = 100_000,
+    ):
         if not embedders:
             raise ValueError("a ranker needs at least one embedder")
         self.embedders = list(embedders)
+        self.glossary = glossary
+        self.lexical_weight = lexical_weight
         self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
+        self._description_words = lru_cache(maxsize=max(1, cache_entries))(english_words)
 
     @property
     def name(self) -> str:
-        return "+".join(e.name for e in self.embedders)
+        return "+".join(e.name for e in self.embedders) + ("+glossary" if self.glossary else "")
+
+    def phrasings(self, query: str) -> list[str]:
+        request = request_core(query)
+        english = self.glossary.english_terms(request) if self.glossary else []
+        return [request, " ".join(english)] if english else [request]
 
     def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
         """All candidates, best first; ties keep input order."""
-        request = request_core(query)
+        phrasings = self.phrasings(query)
         passages = [description_core(d) for d in descriptions]
-        cosines = np.stack(
-            [cache.embed(passages) @ embedder.embed([request], "query")[0] for embedder, cache in zip(self.embedders, self.caches)]
-        )
-        similarity = cosines.mean(axis=0)
-        score = similarity if len(self.embedders) == 1 else np.mean([_standardise(c) for c in cosines], axis=0)
+        rows = []
+        for embedder, cache in zip(self.embedders, self.caches):
+            rows.extend(embedder.embed(phrasings, "query") @ cache.embed(passages).T)
+        cosines = np.stack(rows)
+        similarity = cosines.max(axis=0)
+        score = cosines[0] if len(cosines) == 1 else np.mean([_standardise(row) for row in cosines], axis=0)
+        if self.lexical_weight and len(descriptions) > 1:
+            lexical = lexical_scores(
+                english_words(" ".join(phrasings)), [self._description_words(p) for p in passages]
+            )
+            if lexical.any():
+                score = score + self.lexical_weight * _standardise(lexical)
         order = np.argsort(-score, kind="stable")
         return [Ranked(int(i), float(score[i]), float(similarity[i])) for i in order]

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
         description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "
         "sentence-transformers hub id or folder; several are z-scored and averaged. 'embedded' = use,e5-small.",
     )
+    glossary: bool = Field(True, description="Also match Korean words through the packaged Korean-English photo glossary.")
+    lexical_weight: float = Field(0.5, ge=0, description="Weight of exact-word overlap (IDF-weighted) beside the encoders' votes.")
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
     embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept per encoder (LRU).")
     devices: str = Field("auto", description="'auto' (every CUDA card, else cpu) or a list like 'cuda:0,cuda:1' or 'cpu,cpu'.")

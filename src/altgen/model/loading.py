@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
 from altgen.ranking import Ranker
 from altgen.settings import EMBEDDED, Settings
@@ -41,4 +42,7 @@ def embedder_names(setting: str) -> list[str]:
 
 def load_ranker(settings: Settings) -> Ranker:
     embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
-    return Ranker(embedders, cache_entries=settings.embedding_cache_entries)
+    glossary = Glossary.packaged() if settings.glossary else None
+    return Ranker(
+        embedders, glossary, lexical_weight=settings.lexical_weight, cache_entries=settings.embedding_cache_entries
+    )

@@ -1,0 +1,84 @@
+"""The Korean glossary matcher, the embedding cache, and how the ranker combines encoders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from altgen.glossary import Glossary, within_one_edit, jamo
+from altgen.model.embedding_cache import CachedPassages
+from altgen.ranking import Ranker
+
+SMALL = Glossary({"고슴도치": "hedgehog", "피자": "pizza", "말": "horse", "생일": "birthday", "케이크": "cake", "부엌": "kitchen"})
+
+
+def test_particles_are_stripped_and_compounds_split():
+    assert SMALL.english_terms("고슴도치를 찾아 줘") == ["hedgehog"]
+    assert SMALL.english_terms("피자사진좀") == ["pizza"]
+    assert SMALL.english_terms("생일케이크 나온 거") == ["birthday", "cake"]
+
+
+def test_one_typo_in_the_letters_still_matches():
+    assert SMALL.english_terms("고슴도지 사진") == ["hedgehog"]  # 치 -> 지
+    assert SMALL.english_terms("부억") == ["kitchen"]  # ㅋ -> ㄱ
+    assert SMALL.english_terms("고양이") == []  # not a near miss of anything
+
+
+def test_single_syllable_entries_match_only_whole_words():
+    assert SMALL.english_terms("말 사진") == ["horse"]
+    assert SMALL.english_terms("말을 찾아") == ["horse"]
+    assert SMALL.english_terms("정말 좋은") == []  # 말 inside 정말 is not a horse
+
+
+def test_edit_distance_on_jamo():
+    assert within_one_edit(jamo("고슴도치"), jamo("고슴도지"))
+    assert not within_one_edit(jamo("고슴도치"), jamo("고양이"))
+    assert within_one_edit("abc", "abxc") and not within_one_edit("abc", "axyc")
+
+
+def test_packaged_glossary_loads_and_knows_everyday_words():
+    glossary = Glossary.packaged()
+    assert len(glossary.entries) > 1000
+    assert glossary.english_terms(" 고슴도치 사진을 찾아 줘.") == ["hedgehog"]
+
+
+class CountingEmbedder:
+    name = "counting"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def embed(self, texts, kind="passage"):
+        self.seen.extend(texts)
+        vectors = np.array([[len(t), t.count("a") + 1.0] for t in texts], dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_cache_embeds_each_description_once_and_keeps_order():
+    embedder = CountingEmbedder()
+    cache = CachedPassages(embedder, max_entries=10)
+    first = cache.embed(["a cat", "a dog", "a cat"])
+    second = cache.embed(["a dog", "a cat"])
+    assert embedder.seen == ["a cat", "a dog"]
+    np.testing.assert_allclose(first[0], second[1])
+    np.testing.assert_allclose(first[1], second[0])
+    assert (cache.hits, cache.misses) == (3, 2)
+
+
+def test_cache_evicts_least_recently_used():
+    embedder = CountingEmbedder()
+    cache = CachedPassages(embedder, max_entries=2)
+    cache.embed(["one"])
+    cache.embed(["two"])
+    cache.embed(["one"])  # "two" is now the oldest
+    cache.embed(["three"])
+    assert len(cache) == 2
+    cache.embed(["one"])
+    cache.embed(["two"])
+    assert embedder.seen == ["one", "two", "three", "two"]
+
+
+def test_ranker_with_glossary_adds_an_english_phrasing(ranker):
+    assert ranker.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치", "hedgehog"]
+    assert ranker.phrasings("show me the cat") == ["the cat"]
+    plain = Ranker(ranker.embedders)
+    assert plain.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치"]
