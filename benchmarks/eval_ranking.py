@@ -34,10 +34,22 @@ def evaluate(embedder_setting: str, data: dict, show_misses: bool) -> dict:
             hits[key].append(int(position == 1))
         if show_misses and position != 1:
             print(f"  miss [{query['lang']} {query['kind']}] {query['text']!r}: expected {query['expected']} at {position}, got {order[0]}")
-    return {
+    results = {
         key: {"top1": sum(hits[key]) / len(hits[key]), "mrr": sum(values) / len(values), "n": len(values)}
         for key, values in sorted(buckets.items())
     }
+    # The "no good match" signal: how often the best candidate is flagged, for answerable requests
+    # (should be rare) and for requests about something no photo shows (should be common).
+    positives = [ranker.rank(q["text"], descriptions)[0] for q in data["queries"]]
+    negatives = [ranker.rank(q["text"], descriptions)[0] for q in data["negatives"]]
+    results["no_match"] = {
+        "threshold": ranker.match_threshold,
+        "answerable_flagged": sum(not ranker.is_match(r) for r in positives) / len(positives),
+        "unanswerable_flagged": sum(not ranker.is_match(r) for r in negatives) / len(negatives),
+        "answerable_relevance": sorted(r.relevance for r in positives),
+        "unanswerable_relevance": sorted(r.relevance for r in negatives),
+    }
+    return results
 
 
 def main() -> None:
@@ -61,6 +73,11 @@ def main() -> None:
                 for split in ("dev", "test", "all")
             )
             print(f"  {lang}  {row}")
+        no_match = results[setting]["no_match"]
+        print(
+            f"  no-match flag at relevance < {no_match['threshold']}: answerable {no_match['answerable_flagged']:.3f}, "
+            f"unanswerable {no_match['unanswerable_flagged']:.3f}"
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

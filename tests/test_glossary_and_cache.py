@@ -6,15 +6,21 @@ import numpy as np
 
 from altgen.glossary import Glossary, within_one_edit, jamo
 from altgen.model.embedding_cache import CachedPassages
+from altgen.model.loading import background_descriptions
 from altgen.ranking import Ranker
 
-SMALL = Glossary({"고슴도치": "hedgehog", "피자": "pizza", "말": "horse", "생일": "birthday", "케이크": "cake", "부엌": "kitchen"})
+SMALL = Glossary({"고슴도치": "hedgehog", "피자": "pizza", "말": "horse", "생일": "birthday", "케이크": "cake", "부엌": "kitchen", "눈": "snow", "눈 덮인 산": "snow-covered mountain"})
 
 
 def test_particles_are_stripped_and_compounds_split():
     assert SMALL.english_terms("고슴도치를 찾아 줘") == ["hedgehog"]
     assert SMALL.english_terms("피자사진좀") == ["pizza"]
     assert SMALL.english_terms("생일케이크 나온 거") == ["birthday", "cake"]
+
+
+def test_phrases_match_before_single_words_and_keep_request_order():
+    assert SMALL.english_terms("피자 먹고 눈 덮인 산 올라간") == ["pizza", "snow-covered mountain"]
+    assert SMALL.english_terms("눈 오는 날") == ["snow"]
 
 
 def test_one_typo_in_the_letters_still_matches():
@@ -80,5 +86,5 @@ def test_cache_evicts_least_recently_used():
 def test_ranker_with_glossary_adds_an_english_phrasing(ranker):
     assert ranker.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치", "hedgehog"]
     assert ranker.phrasings("show me the cat") == ["the cat"]
-    plain = Ranker(ranker.embedders)
+    plain = Ranker(ranker.embedders, background_descriptions())
     assert plain.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 
 from conftest import EXPECTED_WORD, metric
 
@@ -121,3 +122,36 @@ async def test_model_error_fails_only_the_request_that_caused_it(make_client, ca
         assert good_response.status_code == 200 and "cat" in good_response.json()[0]["Description"]
         assert bad_response.status_code == 500 and "error" in bad_response.json()
         assert (await client.get("/ready")).status_code == 200
+
+
+async def test_no_good_match_is_flagged_not_silently_answered(client):
+    pairs = [
+        {"Hash": "cat.jpg", "Description": "The image shows a tabby cat sleeping on a sofa."},
+        {"Hash": "coffee.jpg", "Description": "The image shows a cup of espresso on a wooden table."},
+    ]
+    response = await client.post(
+        "/getBestPictures", data={"userText": "show me the submarine photo", "data": json.dumps(pairs)}
+    )
+    assert response.status_code == 200
+    assert response.json() == "" and response.headers["x-altgen-match"] == "false"
+
+    matched = await client.post("/getBestPictures", data={"userText": "고양이 사진", "data": json.dumps(pairs)})
+    assert matched.json() == "cat.jpg" and matched.headers["x-altgen-match"] == "true"
+
+    candidates = [{"id": p["Hash"], "description": p["Description"]} for p in pairs]
+    body = (await client.post("/v1/recommend", json={"query": "submarine", "candidates": candidates})).json()
+    assert body["match"] is False and all(r["match"] is False for r in body["results"])
+    body = (await client.post("/v1/recommend", json={"query": "espresso", "candidates": candidates})).json()
+    assert body["match"] is True and body["results"][0]["id"] == "coffee.jpg"
+    assert body["results"][0]["relevance"] > body["results"][1]["relevance"]
+
+
+async def test_resent_candidates_are_embedded_once(client):
+    candidates = [{"id": str(i), "description": f"The image shows {i} red apples in a bowl."} for i in range(50)]
+    ranker = client.app.state.service.ranker
+    before = [cache.misses for cache in ranker.caches]
+    for query in ["apples", "사과 사진", "a bowl of fruit"]:
+        response = await client.post("/v1/recommend", json={"query": query, "candidates": candidates, "top_k": 1})
+        assert response.status_code == 200
+    added = [cache.misses - b for cache, b in zip(ranker.caches, before)]
+    assert all(n <= 50 for n in added)  # each description embedded at most once per encoder

@@ -54,6 +54,8 @@ class Glossary:
     def __init__(self, entries: dict[str, str]):
         self.entries = entries
         self.longest = max((len(k) for k in entries), default=0)
+        # Entries of several words ("눈 덮인 산") are matched as phrases before single words, longest first.
+        self._phrases = sorted((k for k in entries if " " in k), key=len, reverse=True)
         self._by_length: dict[int, list[tuple[str, str]]] = {}
         for key in entries:
             if len(key) >= 2:
@@ -118,7 +120,11 @@ class Glossary:
 
     def english_terms(self, text: str) -> list[str]:
         """The English words for the Korean words of ``text`` that the glossary knows, in order."""
-        terms: list[str] = []
-        for word in re.findall(r"[\uac00-\ud7a3]+", text):
-            terms.extend(self.translate_word(word))
-        return terms
+        found: list[tuple[int, str]] = []
+        for phrase in self._phrases:
+            while (start := text.find(phrase)) >= 0:
+                found.append((start, self.entries[phrase]))
+                text = text[:start] + " " * len(phrase) + text[start + len(phrase) :]
+        for word in re.finditer(r"[\uac00-\ud7a3]+", text):
+            found.extend((word.start(), term) for term in self.translate_word(word.group()))
+        return [term for _start, term in sorted(found, key=lambda item: item[0])]

@@ -8,6 +8,7 @@ match, and with short texts they dominate the embedding and drown the one word t
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass
 from typing import Sequence
@@ -60,8 +61,8 @@ def description_core(description: str) -> str:
 @dataclass(frozen=True)
 class Ranked:
     index: int
-    score: float  # what orders the candidates (z-scored across candidates when several encoders vote)
-    similarity: float  # best cosine similarity of a phrasing of the request and the description
+    score: float  # what orders the candidates; above the ranker's match threshold it is a match
+    relevance: float  # the encoders' part of the score: how far above a generic description it stands
 
 
 _WORD = re.compile(r"[a-z]+")
@@ -100,25 +101,33 @@ class Ranker:
     """Ranks descriptions for a request.
 
     Each encoder compares each phrasing of the request (the request itself, and its Korean words
-    put into English by the glossary) with every description; each of those cosine rows is
-    z-scored across the candidates (encoders score on different scales) and the rows are averaged.
-    Description embeddings are cached.
+    put into English by the glossary) with every description. Encoders score on different scales,
+    so each cosine is expressed in standard deviations above the same request's cosines with a
+    fixed bank of generic photo descriptions; those relevances are averaged. That makes the score
+    absolute (the same whatever the other candidates are), so one threshold says "no good match".
+    A word-overlap signal (IDF over the candidates) is added with ``lexical_weight``.
     """
 
     def __init__(
         self,
         embedders: Sequence[Embedder],
+        background: Sequence[str],
         glossary: Glossary | None = None,
         *,
         lexical_weight: float = 0.0,
+        match_threshold: float = float("-inf"),
         cache_entries: int = 100_000,
     ):
-        if not embedders:
-            raise ValueError("a ranker needs at least one embedder")
+        if not embedders or len(background) < 2:
+            raise ValueError("a ranker needs at least one embedder and a background of several descriptions")
         self.embedders = list(embedders)
         self.glossary = glossary
         self.lexical_weight = lexical_weight
+        self.match_threshold = match_threshold
         self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
+        # The encoders run side by side: their engines (numpy, C) release the GIL.
+        self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
+        self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]
         self._description_words = lru_cache(maxsize=max(1, cache_entries))(english_words)
 
     @property
@@ -130,21 +139,29 @@ class Ranker:
         english = self.glossary.english_terms(request) if self.glossary else []
         return [request, " ".join(english)] if english else [request]
 
+    def _relevance(self, index: int, phrasings: list[str], passages: list[str]) -> np.ndarray:
+        """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
+        embedder = self.embedders[index]
+        if getattr(embedder, "english_phrasing_only", False):
+            phrasings = phrasings[-1:]
+        queries = embedder.embed(phrasings, "query")
+        generic = self._background[index] @ queries.T  # (bank, phrasings)
+        cosines = self.caches[index].embed(passages) @ queries.T  # (candidates, phrasings)
+        return (cosines - generic.mean(axis=0)) / np.maximum(generic.std(axis=0), 1e-6)
+
     def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
         """All candidates, best first; ties keep input order."""
         phrasings = self.phrasings(query)
         passages = [description_core(d) for d in descriptions]
-        rows = []
-        for embedder, cache in zip(self.embedders, self.caches):
-            rows.extend(embedder.embed(phrasings, "query") @ cache.embed(passages).T)
-        cosines = np.stack(rows)
-        similarity = cosines.max(axis=0)
-        score = cosines[0] if len(cosines) == 1 else np.mean([_standardise(row) for row in cosines], axis=0)
+        rows = list(self._pool.map(lambda i: self._relevance(i, phrasings, passages), range(len(self.embedders))))
+        relevance = np.concatenate(rows, axis=1).mean(axis=1)
+        score = relevance
         if self.lexical_weight and len(descriptions) > 1:
-            lexical = lexical_scores(
-                english_words(" ".join(phrasings)), [self._description_words(p) for p in passages]
-            )
+            lexical = lexical_scores(english_words(" ".join(phrasings)), [self._description_words(p) for p in passages])
             if lexical.any():
-                score = score + self.lexical_weight * _standardise(lexical)
+                score = relevance + self.lexical_weight * _standardise(lexical)
         order = np.argsort(-score, kind="stable")
-        return [Ranked(int(i), float(score[i]), float(similarity[i])) for i in order]
+        return [Ranked(int(i), float(score[i]), float(relevance[i])) for i in order]
+
+    def is_match(self, ranked: Ranked) -> bool:
+        return ranked.relevance >= self.match_threshold

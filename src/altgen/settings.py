@@ -35,10 +35,13 @@ class Settings(BaseSettings):
     embedder: str = Field(
         EMBEDDED,
         description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "
-        "sentence-transformers hub id or folder; several are z-scored and averaged. 'embedded' = use,e5-small.",
+        "sentence-transformers hub id or folder; several are averaged. 'embedded' = e5-small.",
     )
     glossary: bool = Field(True, description="Also match Korean words through the packaged Korean-English photo glossary.")
     lexical_weight: float = Field(0.5, ge=0, description="Weight of exact-word overlap (IDF-weighted) beside the encoders' votes.")
+    match_threshold: float = Field(
+        -0.5, description="Least relevance (SDs above a generic description) for a candidate to count as a match."
+    )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
     embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept per encoder (LRU).")
     devices: str = Field("auto", description="'auto' (every CUDA card, else cpu) or a list like 'cuda:0,cuda:1' or 'cpu,cpu'.")

@@ -172,11 +172,16 @@ async def get_best_pictures(
     data: Annotated[Text, Form(description="JSON list of {Hash, Description, Id} from earlier calls.")],
 ) -> JSONResponse:
     pairs = _parse_pairs(data)
+    service = _service(request)
     ranked = await checked_rank(
-        _service(request), userText, [p["Description"] for p in pairs], query_field="userText", items_field="data"
+        service, userText, [p["Description"] for p in pairs], query_field="userText", items_field="data"
     )
     # The answer is the best Hash as a JSON string: clients strip one character at each end.
-    return JSONResponse(pairs[ranked[0].index]["Hash"])
+    # When no photo is a good match the answer is "" (never an unrelated photo), flagged in a header.
+    best = ranked[0]
+    if not service.ranker.is_match(best):
+        return JSONResponse("", headers={"X-Altgen-Match": "false"})
+    return JSONResponse(pairs[best.index]["Hash"], headers={"X-Altgen-Match": "true"})
 
 
 def _resize_response(config: ResizeConfig) -> JSONResponse:

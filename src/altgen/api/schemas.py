@@ -77,9 +77,15 @@ class RecommendRequest(BaseModel):
 class RankedCandidate(BaseModel):
     id: str
     description: str
-    score: float = Field(description="Cosine similarity of the query and the description, -1..1.")
+    score: float = Field(description="Ranking score, higher is better (relevance plus word overlap).")
+    relevance: float = Field(
+        description="How many standard deviations the description stands above a generic photo description "
+        "for this request; comparable across requests."
+    )
+    match: bool = Field(description="relevance reaches the service's match threshold.")
 
 
 class RecommendResponse(BaseModel):
     query: str
+    match: bool = Field(description="False when no candidate is a good match (the best is still listed, flagged).")
     results: list[RankedCandidate] = Field(description="Best first.")

@@ -41,17 +41,26 @@ async def describe(
 
 @router.post("/recommend", response_model=RecommendResponse, summary="Rank photo descriptions for a request")
 async def recommend(request: Request, body: RecommendRequest) -> RecommendResponse:
+    service = request.app.state.service
     ranked = await checked_rank(
-        request.app.state.service,
+        service,
         body.query,
         [c.description for c in body.candidates],
         query_field="query",
         items_field="candidates",
     )
+    is_match = service.ranker.is_match
     return RecommendResponse(
         query=body.query,
+        match=is_match(ranked[0]),
         results=[
-            RankedCandidate(id=body.candidates[r.index].id, description=body.candidates[r.index].description, score=r.score)
+            RankedCandidate(
+                id=body.candidates[r.index].id,
+                description=body.candidates[r.index].description,
+                score=r.score,
+                relevance=r.relevance,
+                match=is_match(r),
+            )
             for r in ranked[: body.top_k]
         ],
     )
