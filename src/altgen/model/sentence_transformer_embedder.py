@@ -18,8 +18,9 @@ class SentenceTransformerEmbedder:
 
         self.name = name_or_path
         self._model = SentenceTransformer(name_or_path, device=device)
-        declared = self._model.prompts or {}
-        if "query" in declared or "document" in declared or "passage" in declared:
+        # Newer sentence-transformers versions declare empty prompts by default: only non-empty ones count.
+        declared = {name: prompt for name, prompt in (self._model.prompts or {}).items() if prompt}
+        if declared:
             self._prefixes = {
                 "query": declared.get("query", ""),
                 "passage": declared.get("passage", declared.get("document", "")),
