@@ -27,6 +27,7 @@ from PIL import Image
 from common import percentile, sample_jpegs, start_server, stop_server
 
 from altgen.images import prepare_image
+from altgen.model.base import CaptionRequest
 from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.settings import ResizeConfig
 
@@ -35,12 +36,12 @@ RESULTS = Path(__file__).parent / "results" / "describe_cpu.json"
 
 def direct(captioner: ImageNetCaptioner, jpegs: list[bytes], count: int, batch_size: int) -> float:
     """Images per second of decode + resize + captioner, in batches of batch_size (1 = sequential)."""
-    captioner.caption([Image.new("RGB", (64, 64))] * batch_size)  # warm-up
+    captioner.caption([CaptionRequest(Image.new("RGB", (64, 64)))] * batch_size)  # warm-up
     started = time.perf_counter()
     for start in range(0, count, batch_size):
         chunk = [jpegs[i % len(jpegs)] for i in range(start, min(count, start + batch_size))]
         images = [prepare_image(j, "p", ResizeConfig(), max_bytes=10**9, max_pixels=10**9).image for j in chunk]
-        captioner.caption(images)
+        captioner.caption([CaptionRequest(image) for image in images])
     return count / (time.perf_counter() - started)
 
 

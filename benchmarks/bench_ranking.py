@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from altgen.model.imagenet_captioner import load_class_names
+from altgen.model.vocabulary import load_class_words
 from altgen.model.loading import load_ranker
 from altgen.settings import Settings
 
@@ -35,7 +35,7 @@ def request(i: int) -> str:
 
 def descriptions(count: int, offset: int) -> list[str]:
     """Distinct VLM-style descriptions; ``offset`` makes a batch nobody has seen yet."""
-    names = load_class_names()
+    names = [words.english for words in load_class_words()]
     texts = []
     for i in range(offset, offset + count):
         a, b = names[i % 1000], names[(i * 7 + 3) % 1000]

@@ -26,11 +26,11 @@ class GatedCaptioner:
         self.entered = threading.Event()
         self.widths: list[int] = []
 
-    def caption(self, images):
-        self.widths.extend(image.size[0] for image in images)
+    def caption(self, requests):
+        self.widths.extend(request.image.size[0] for request in requests)
         self.entered.set()
         self.release.wait(timeout=30)
-        return [f"a photo {image.size[0]} wide." for image in images]
+        return [f"a photo {request.image.size[0]} wide." for request in requests]
 
 
 async def post_photo(client, width, hash_="h"):
@@ -112,11 +112,11 @@ async def test_consumer_killed_mid_batch_is_restarted_and_ready_follows(make_cli
         name, device = "crash-once", "cpu"
         crashed = False
 
-        def caption(self, images):
+        def caption(self, requests):
             if not CrashOnce.crashed:
                 CrashOnce.crashed = True
                 raise Crash("simulated fatal error in the model worker")
-            return captioner.caption(images)
+            return captioner.caption(requests)
 
     async with make_client(captioner_factory=lambda s, d: CrashOnce(), restart_backoff_s=0.5) as client:
         response = await post_photo(client, 30)

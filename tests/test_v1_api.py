@@ -107,10 +107,10 @@ async def test_model_error_fails_only_the_request_that_caused_it(make_client, ca
     class FailsOnTinyImages:
         name, device = "flaky", "cpu"
 
-        def caption(self, images):
-            if any(image.size[0] < 20 for image in images):
+        def caption(self, requests):
+            if any(request.image.size[0] < 20 for request in requests):
                 raise RuntimeError("cannot caption tiny images")
-            return captioner.caption(images)
+            return captioner.caption(requests)
 
     from conftest import encode, noise_image
 
@@ -155,3 +155,11 @@ async def test_resent_candidates_are_embedded_once(client):
         assert response.status_code == 200
     added = [cache.misses - b for cache, b in zip(ranker.caches, before)]
     assert all(n <= 50 for n in added)  # each description embedded at most once per encoder
+
+
+async def test_describe_in_korean_and_refuse_unknown_language(client, photos):
+    response = await client.post("/v1/describe", files=[("images", ("c.jpg", photos["cat"]))], data={"lang": "ko"})
+    assert response.status_code == 200
+    assert response.json()["results"][0]["description"] == "사진에 있을 수 있는 것: 고양이."
+    response = await client.post("/v1/describe", files=[("images", ("c.jpg", photos["cat"]))], data={"lang": "fr"})
+    assert response.status_code == 422 and "'lang'" in response.json()["error"]

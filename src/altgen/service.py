@@ -12,11 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from PIL import Image
-
 from altgen.images import PreparedImage, prepare_image
 from altgen.metrics import Metrics
-from altgen.model.base import Captioner
+from altgen.model.base import Captioner, CaptionRequest, Language
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
@@ -136,13 +134,12 @@ class AltTextService:
             ),
         )
 
-    async def describe(self, images: Sequence[PreparedImage]) -> list[Description]:
+    async def describe(self, images: Sequence[PreparedImage], language: Language = "en") -> list[Description]:
         """Queue every image as its own job (so it batches with other requests) and wait for all."""
         assert self.queue is not None, "service not started"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.request_timeout_s
-        pixels: list[Image.Image] = [image.image for image in images]
-        jobs = self.queue.submit(pixels, deadline)
+        jobs = self.queue.submit([CaptionRequest(image.image, language) for image in images], deadline)
         futures = [job.future for job in jobs]
         try:
             outcomes = await asyncio.wait_for(

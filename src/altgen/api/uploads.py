@@ -9,6 +9,7 @@ from starlette.datastructures import UploadFile
 
 from altgen.api.errors import ApiError
 from altgen.images import ImageRejected
+from altgen.model.base import Language
 from altgen.service import AltTextService, Description
 from altgen.worker.batching import QueueFull
 
@@ -17,7 +18,9 @@ def upload_label(field: str, upload: UploadFile) -> str:
     return f"{field} ({upload.filename})" if upload.filename else field
 
 
-async def describe_uploads(service: AltTextService, uploads: Sequence[tuple[str, UploadFile]]) -> list[Description]:
+async def describe_uploads(
+    service: AltTextService, uploads: Sequence[tuple[str, UploadFile]], language: Language = "en"
+) -> list[Description]:
     """``uploads`` are (label for messages, file) pairs in the order the answer must keep."""
     settings = service.settings
     if not uploads:
@@ -50,4 +53,4 @@ async def describe_uploads(service: AltTextService, uploads: Sequence[tuple[str,
     for outcome in prepared:
         if isinstance(outcome, BaseException):
             raise outcome
-    return await service.describe(prepared)
+    return await service.describe(prepared, language)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from altgen.api.ranking import checked_rank
 from altgen.api.schemas import ERROR_RESPONSES, DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
 from altgen.api.uploads import describe_uploads, upload_label
+from altgen.model.base import Language
 
 router = APIRouter(prefix="/v1", tags=["v1"], responses=ERROR_RESPONSES)
 
@@ -18,10 +19,11 @@ router = APIRouter(prefix="/v1", tags=["v1"], responses=ERROR_RESPONSES)
 async def describe(
     request: Request,
     images: Annotated[list[UploadFile], File(description="One or more photos, in the order to answer.")],
+    lang: Annotated[Language, Form(description="Language of the descriptions: en or ko.")] = "en",
 ) -> DescribeResponse:
     started = time.perf_counter()
     service = request.app.state.service
-    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images])
+    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images], lang)
     total = time.perf_counter() - started
     return DescribeResponse(
         model=service.model_name,

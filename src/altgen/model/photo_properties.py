@@ -1,0 +1,41 @@
+"""Plain, checkable properties of a photo, for when no object is recognised with confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# (name, Korean, hue range in degrees) for the colour named when one hue dominates.
+HUES = [
+    ("red", "빨간색", (0, 15)),
+    ("orange", "주황색", (15, 40)),
+    ("yellow", "노란색", (40, 70)),
+    ("green", "초록색", (70, 170)),
+    ("blue", "파란색", (170, 260)),
+    ("purple", "보라색", (260, 320)),
+    ("red", "빨간색", (320, 360)),
+]
+
+
+def describe_properties(image: Image.Image, language: str = "en") -> str:
+    small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.float32) / 255.0
+    spread = small.max(axis=2) - small.min(axis=2)  # saturation-like: 0 for greys
+    brightness = small.mean(axis=2)
+    if spread.mean() < 0.06:
+        dark = brightness.mean() < 0.25
+        points = dark and 0.002 < (brightness > 0.6).mean() < 0.1
+        if points:
+            return "많은 작은 빛점이 있는 어두운 사진." if language == "ko" else "A dark photo with many small points of light."
+        if dark:
+            return "어두운 흑백 사진." if language == "ko" else "A dark black-and-white photo."
+        return "흑백 사진." if language == "ko" else "A black-and-white photo."
+    if brightness.mean() < 0.2:
+        return "어두운 사진." if language == "ko" else "A dark photo."
+    hsv = np.asarray(image.convert("RGB").resize((64, 64)).convert("HSV"), dtype=np.float32)
+    colourful = hsv[..., 1] > 80
+    if colourful.mean() > 0.4:
+        hues = hsv[..., 0][colourful] * 360 / 255
+        for english, korean, (low, high) in HUES:
+            if ((hues >= low) & (hues < high)).mean() > 0.6:
+                return f"주로 {korean}인 사진." if language == "ko" else f"A photo in mostly {english} tones."
+    return "알아볼 수 있는 사물이 확실하지 않은 사진." if language == "ko" else "A photo with no object recognised with confidence."

@@ -1,0 +1,124 @@
+"""Everyday words for ImageNet classes, from WordNet's hypernym chains.
+
+A class is described by the nearest category on its chain that people name things by ("tabby >
+domestic cat > cat > ..." is a cat). Animal categories are "kinds": the model is often sure of the
+kind and unsure of the breed or species, so a kind is named rather than its members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+# WordNet hypernym -> (English, Korean), specific before general within each group.
+ANIMALS: dict[str, tuple[str, str]] = {
+    "domestic cat": ("cat", "고양이"),
+    "big cat": ("big cat", "맹수"),
+    "dog": ("dog", "개"),
+    "wolf": ("wolf", "늑대"),
+    "fox": ("fox", "여우"),
+    "bear": ("bear", "곰"),
+    "bird": ("bird", "새"),
+    "shark": ("shark", "상어"),
+    "fish": ("fish", "물고기"),
+    "snake": ("snake", "뱀"),
+    "lizard": ("lizard", "도마뱀"),
+    "turtle": ("turtle", "거북"),
+    "frog": ("frog", "개구리"),
+    "salamander": ("salamander", "도롱뇽"),
+    "butterfly": ("butterfly", "나비"),
+    "beetle": ("beetle", "딱정벌레"),
+    "insect": ("insect", "곤충"),
+    "spider": ("spider", "거미"),
+    "crab": ("crab", "게"),
+    "crustacean": ("crustacean", "갑각류"),
+    "monkey": ("monkey", "원숭이"),
+    "ape": ("ape", "유인원"),
+    "leporid": ("rabbit", "토끼"),
+    "swine": ("pig", "돼지"),
+    "aquatic mammal": ("sea mammal", "바다 포유류"),
+    "mammal": ("animal", "동물"),
+    "animal": ("animal", "동물"),
+}
+THINGS: dict[str, tuple[str, str]] = {
+    "car": ("car", "자동차"),
+    "truck": ("truck", "트럭"),
+    "bus": ("bus", "버스"),
+    "motorcycle": ("motorbike", "오토바이"),
+    "motor scooter": ("motor scooter", "스쿠터"),
+    "bicycle": ("bicycle", "자전거"),
+    "train": ("train", "기차"),
+    "locomotive": ("train", "기차"),
+    "sailing vessel": ("sailboat", "돛단배"),
+    "boat": ("boat", "배"),
+    "ship": ("ship", "배"),
+    "aircraft": ("aircraft", "항공기"),
+    "vehicle": ("vehicle", "탈것"),
+    # food
+    "edible fruit": ("fruit", "과일"),
+    "vegetable": ("vegetable", "채소"),
+    "coffee": ("coffee", "커피"),
+    "beverage": ("drink", "음료"),
+    "dish": ("dish of food", "요리"),
+    "baked goods": ("baked good", "빵"),
+    "fungus": ("mushroom", "버섯"),
+    "food": ("food item", "음식"),
+    # things and places
+    "flower": ("flower", "꽃"),
+    "musical instrument": ("musical instrument", "악기"),
+    "seat": ("seat", "의자"),
+    "table": ("table", "탁자"),
+    "furniture": ("piece of furniture", "가구"),
+    "footwear": ("shoes", "신발"),
+    "headdress": ("hat", "모자"),
+    "clothing": ("piece of clothing", "옷"),
+    "computer": ("computer", "컴퓨터"),
+    "telephone": ("phone", "전화기"),
+    "timepiece": ("clock", "시계"),
+    "lamp": ("lamp", "램프"),
+    "ball": ("ball", "공"),
+    "bottle": ("bottle", "병"),
+    "bag": ("bag", "가방"),
+    "weapon": ("weapon", "무기"),
+    "tool": ("tool", "도구"),
+    "home appliance": ("appliance", "가전제품"),
+    "kitchen utensil": ("kitchen utensil", "주방용품"),
+    "place of worship": ("place of worship", "예배당"),
+    "shop": ("shop", "가게"),
+    "dwelling": ("building", "건물"),
+    "bridge": ("bridge", "다리"),
+    "fence": ("fence", "울타리"),
+    "building": ("building", "건물"),
+    "mountain": ("mountain", "산"),
+    "shore": ("shore", "물가"),
+}
+CATEGORIES = {**ANIMALS, **THINGS}
+KINDS = frozenset(ANIMALS)
+
+# Classes whose first WordNet lemma hides the everyday name people search for.
+LABEL_OVERRIDES = {334: "porcupine or hedgehog"}
+# Classes whose category would mislead (ImageNet's class 334 joins a rodent and a hedgehog).
+NO_CATEGORY = frozenset({334})
+
+
+@dataclass(frozen=True)
+class ClassWords:
+    english: str
+    korean: str
+    categories: tuple[str, ...]  # the CATEGORIES keys on its hypernym chain, nearest first
+
+
+def _read(name: str) -> list[list[str]]:
+    text = resources.files("altgen.model").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines()]
+
+
+def load_class_words() -> list[ClassWords]:
+    lemmas = [row[2].split(",")[0].strip() for row in _read("imagenet_classes.tsv")]
+    korean = [row[1].strip() for row in _read("imagenet_ko.tsv")]
+    chains = [row[1].split(" > ") for row in _read("imagenet_hypernyms.tsv")]
+    words = []
+    for index, (lemma, ko, chain) in enumerate(zip(lemmas, korean, chains, strict=True)):
+        categories = () if index in NO_CATEGORY else tuple(h for h in chain if h in CATEGORIES)
+        words.append(ClassWords(LABEL_OVERRIDES.get(index, lemma), ko, categories))
+    return words
