@@ -58,7 +58,7 @@ def main() -> None:
     rows = []
     offset = 0
     for count in (10, 100, 1_000, 10_000):
-        cold_runs = 5 if count <= 1_000 else 1
+        cold_runs = 3 if count <= 100 else 1
         cold = []
         for _ in range(cold_runs):
             cold.append(timed(ranker, request(offset), descriptions(count, offset)))

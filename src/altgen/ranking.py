@@ -128,6 +128,8 @@ class Ranker:
         # The encoders run side by side: their engines (numpy, C) release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
         self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]
+        # Per-description text work is cached like the embeddings, so re-sent candidates cost lookups only.
+        self._description_core = lru_cache(maxsize=max(1, cache_entries))(description_core)
         self._description_words = lru_cache(maxsize=max(1, cache_entries))(english_words)
 
     @property
@@ -139,12 +141,14 @@ class Ranker:
         english = self.glossary.english_terms(request) if self.glossary else []
         return [request, " ".join(english)] if english else [request]
 
-    def _relevance(self, index: int, phrasings: list[str], passages: list[str]) -> np.ndarray:
-        """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
+    def _embed_request(self, index: int, phrasings: list[str]) -> np.ndarray:
         embedder = self.embedders[index]
         if getattr(embedder, "english_phrasing_only", False):
             phrasings = phrasings[-1:]
-        queries = embedder.embed(phrasings, "query")
+        return embedder.embed(phrasings, "query")
+
+    def _relevance(self, index: int, queries: np.ndarray, passages: list[str]) -> np.ndarray:
+        """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
         generic = self._background[index] @ queries.T  # (bank, phrasings)
         cosines = self.caches[index].embed(passages) @ queries.T  # (candidates, phrasings)
         return (cosines - generic.mean(axis=0)) / np.maximum(generic.std(axis=0), 1e-6)
@@ -152,8 +156,10 @@ class Ranker:
     def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
         """All candidates, best first; ties keep input order."""
         phrasings = self.phrasings(query)
-        passages = [description_core(d) for d in descriptions]
-        rows = list(self._pool.map(lambda i: self._relevance(i, phrasings, passages), range(len(self.embedders))))
+        # The request is embedded (the slow part) while the descriptions are prepared.
+        requests = [self._pool.submit(self._embed_request, i, phrasings) for i in range(len(self.embedders))]
+        passages = [self._description_core(d) for d in descriptions]
+        rows = [self._relevance(i, future.result(), passages) for i, future in enumerate(requests)]
         relevance = np.concatenate(rows, axis=1).mean(axis=1)
         score = relevance
         if self.lexical_weight and len(descriptions) > 1:
