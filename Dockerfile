@@ -1,0 +1,16 @@
+# altgen for GPU hosts. Build: docker compose build; run: docker compose up -d
+FROM python:3.11-slim
+
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+
+# The CUDA build of torch comes first, from PyTorch's index; altgen then installs against it.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
+RUN pip install --index-url "$TORCH_INDEX" "torch>=2.4"
+
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install ".[hub]"
+
+EXPOSE 8890
+CMD ["altgen", "serve", "--host", "0.0.0.0", "--port", "8890"]
