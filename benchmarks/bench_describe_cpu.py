@@ -27,14 +27,14 @@ from PIL import Image
 from common import percentile, sample_jpegs, start_server, stop_server
 
 from altgen.images import prepare_image
-from altgen.model.base import CaptionRequest
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.settings import ResizeConfig
+from altgen.model.base import Captioner, CaptionRequest
+from altgen.model.loading import load_captioner
+from altgen.settings import ResizeConfig, Settings
 
 RESULTS = Path(__file__).parent / "results" / "describe_cpu.json"
 
 
-def direct(captioner: ImageNetCaptioner, jpegs: list[bytes], count: int, batch_size: int) -> float:
+def direct(captioner: Captioner, jpegs: list[bytes], count: int, batch_size: int) -> float:
     """Images per second of decode + resize + captioner, in batches of batch_size (1 = sequential)."""
     captioner.caption([CaptionRequest(Image.new("RGB", (64, 64)))] * batch_size)  # warm-up
     started = time.perf_counter()
@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     jpegs = sample_jpegs()
-    captioner = ImageNetCaptioner()
+    captioner = load_captioner(Settings(), "cpu")  # the same captioner the service runs
     sequential = direct(captioner, jpegs, args.photos, 1)
     batched = direct(captioner, jpegs, args.photos, args.batch_size)
     del captioner
