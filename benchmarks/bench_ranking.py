@@ -10,6 +10,7 @@ Writes benchmarks/results/ranking_latency.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -53,11 +54,14 @@ def timed(ranker, query: str, texts: list[str]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1_000, 10_000])
+    args = parser.parse_args()
     ranker = load_ranker(Settings())
     ranker.rank("warm-up", descriptions(10, 10**7))
     rows = []
     offset = 0
-    for count in (10, 100, 1_000, 10_000):
+    for count in args.sizes:
         cold_runs = 3 if count <= 100 else 1
         cold = []
         for _ in range(cold_runs):
@@ -70,6 +74,9 @@ def main() -> None:
         rows.append({"candidates": count, "cold_p50_ms": statistics.median(cold), "warm_p50_ms": statistics.median(warm)})
         print(f"{count:>6} candidates: cold p50 {rows[-1]['cold_p50_ms']:9.1f} ms   warm p50 {rows[-1]['warm_p50_ms']:7.1f} ms")
     RESULTS.parent.mkdir(exist_ok=True)
+    if RESULTS.exists():  # keep rows of sizes not measured in this run
+        earlier = json.loads(RESULTS.read_text())["rows"]
+        rows = sorted([r for r in earlier if r["candidates"] not in args.sizes] + rows, key=lambda r: r["candidates"])
     RESULTS.write_text(
         json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "ranker": ranker.name, "rows": rows}, indent=2)
         + "\n"
