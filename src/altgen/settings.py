@@ -31,7 +31,13 @@ class Settings(BaseSettings):
     port: int = Field(8890, ge=1, le=65535, description="HTTP port (the old service's port).")
     log_level: str = Field("info", description="Python log level.")
 
-    model: str = Field(EMBEDDED, description="Captioner: 'embedded' (offline EfficientNet-Lite0).")
+    model: str = Field(
+        EMBEDDED,
+        description="Captioner: 'embedded' (offline EfficientNet-Lite0) or a Hugging Face image-text-to-text "
+        "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf).",
+    )
+    max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate.")
+    alt_text_max_chars: int = Field(150, ge=20, description="Longest alt text kept, cut at a sentence boundary.")
     embedder: str = Field(
         EMBEDDED,
         description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "

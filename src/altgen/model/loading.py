@@ -20,7 +20,11 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         from altgen.model.imagenet_captioner import ImageNetCaptioner
 
         return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter())
-    raise ValueError(f"unknown model {settings.model!r}; this version supports {EMBEDDED!r}")
+    from altgen.model.transformers_captioner import TransformersCaptioner
+
+    return TransformersCaptioner(
+        settings.model, device, max_new_tokens=settings.max_new_tokens, max_chars=settings.alt_text_max_chars
+    )
 
 
 def load_embedder(name: str, settings: Settings) -> Embedder:

@@ -1,0 +1,71 @@
+"""The Hugging Face backend on a tiny random LLaVA, loaded from a folder through the same code a hub id takes."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from PIL import Image  # noqa: E402
+from skimage import data as skdata  # noqa: E402
+
+from altgen.model.base import CaptionRequest  # noqa: E402
+from altgen.model.transformers_captioner import TransformersCaptioner  # noqa: E402
+from tiny_vlm import save_tiny_llava  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_llava(tmp_path_factory):
+    return save_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+@pytest.fixture(scope="module")
+def llava(tiny_llava):
+    return TransformersCaptioner(str(tiny_llava), "cpu", max_new_tokens=8, min_new_tokens=8)
+
+
+def photos() -> list[Image.Image]:
+    return [Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.coffee()), Image.fromarray(skdata.astronaut())]
+
+
+def test_batched_generation_equals_one_at_a_time(llava):
+    # Mixed languages give prompts of different lengths, so the batch is really left-padded.
+    requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
+    batched = llava.generate_raw(requests)
+    single = [llava.generate_raw([request])[0] for request in requests]
+    assert batched == single
+    assert all(text for text in batched)
+
+
+def test_generation_is_deterministic_and_cleaned(llava):
+    requests = [CaptionRequest(image) for image in photos()]
+    first, second = llava.caption(requests), llava.caption(requests)
+    assert first == second
+    for text in first:
+        assert "ASSISTANT" not in text and "###" not in text
+        assert len(text) <= 151
+
+
+def test_prompt_goes_through_the_chat_template(llava):
+    prompt = llava._prompt("en")
+    assert prompt.startswith("USER: <image>") and prompt.endswith("ASSISTANT:")
+    assert "alt text" in prompt
+
+
+async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_llava, photos):
+    from altgen.model.loading import load_captioner
+
+    async with make_client(
+        captioner_factory=load_captioner, model=str(tiny_llava), devices="cpu,cpu", max_new_tokens=4, max_batch_wait_ms=0,
+        max_batch_size=1,
+    ) as client:
+        data = {"Id": "i", "Hash": [f"h{i}" for i in range(6)]}
+        files = {f"Image{i}": ("p.jpg", photos["cat"]) for i in range(6)}
+        response = await client.post("/getAltTexts", data=data, files=files)
+        assert response.status_code == 200
+        assert [item["Hash"] for item in response.json()] == data["Hash"]
+        service = client.app.state.service
+        assert [c.name for c in service.captioners] == [str(tiny_llava)] * 2
+        registry = service.metrics.registry
+        assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#0"}) >= 1
+        assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#1"}) >= 1
