@@ -159,3 +159,20 @@ async def test_wrong_output_count_is_an_error_not_a_hang():
     finally:
         await stop(consumers, tasks)
     assert all(isinstance(o, RuntimeError) and "outputs" in str(o) for o in outcomes)
+
+
+async def test_batches_respect_a_cost_budget_and_a_big_job_runs_alone():
+    model = RecordingModel(delay_s=0.02)
+    metrics = Metrics()
+    queue = JobQueue(100, metrics)
+    consumer = DeviceConsumer(
+        "cpu", "cpu", model, queue, metrics, max_batch_size=10, max_wait_s=0.05, max_batch_cost=10, cost=len
+    )
+    task = asyncio.create_task(consumer.run_forever())
+    try:
+        jobs = queue.submit(["aaaa", "bbbb", "cccc", "dddddddddddddddd", "ee"], far_deadline())
+        results = await asyncio.gather(*(j.future for j in jobs))
+    finally:
+        await stop([consumer], [task])
+    assert results == ["AAAA", "BBBB", "CCCC", "DDDDDDDDDDDDDDDD", "EE"]
+    assert model.batches == [["aaaa", "bbbb"], ["cccc"], ["dddddddddddddddd"], ["ee"]]

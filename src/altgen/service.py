@@ -26,6 +26,11 @@ CaptionerFactory = Callable[[Settings, str], Captioner]
 RankerFactory = Callable[[Settings], Ranker]
 
 
+def pixel_count(request: CaptionRequest) -> float:
+    """A photo's share of a batch's memory budget: activations grow with its pixels (or image tokens)."""
+    return request.image.width * request.image.height
+
+
 class DeadlineExceeded(Exception):
     pass
 
@@ -81,6 +86,8 @@ class AltTextService:
                 self.metrics,
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_s=self.settings.max_batch_wait_ms / 1000,
+                max_batch_cost=self.settings.max_batch_pixels or float("inf"),
+                cost=pixel_count,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{consumer.name}"))

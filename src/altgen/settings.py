@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(0, ge=0, description="CPU threads per model replica; 0 lets torch choose.")
 
     max_batch_size: int = Field(5, ge=1, le=1024, description="Most images in one model call.")
+    max_batch_pixels: int = Field(
+        0, ge=0, description="Memory budget of one batch in pixels (after resizing); 0 = count limit only."
+    )
     max_batch_wait_ms: float = Field(10.0, ge=0, le=10_000, description="How long a consumer waits for a batch to fill.")
     queue_capacity: int = Field(256, ge=1, description="Most images waiting for a model; beyond it requests get 503.")
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one request; past it the answer is 504.")

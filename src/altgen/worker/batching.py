@@ -115,6 +115,8 @@ class DeviceConsumer:
         *,
         max_batch_size: int,
         max_wait_s: float,
+        max_batch_cost: float = float("inf"),
+        cost: Callable[[Any], float] = lambda _payload: 1.0,
     ):
         self.device = device
         self.name = name
@@ -123,6 +125,9 @@ class DeviceConsumer:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.max_batch_cost = max_batch_cost
+        self.cost = cost
+        self._carried: Job | None = None  # taken from the queue but over the last batch's budget
         # One thread per device: its model is never called concurrently, and the event loop never blocks.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
@@ -138,12 +143,16 @@ class DeviceConsumer:
                 raise
 
     async def next_batch(self) -> list[Job]:
+        """Up to ``max_batch_size`` live jobs whose summed cost stays within ``max_batch_cost``
+        (a job over the budget on its own still runs, alone); a job that does not fit opens the next batch."""
         loop = asyncio.get_running_loop()
         batch: list[Job] = []
         while not batch:
-            job = await self.queue.get()
+            job, self._carried = self._carried, None
+            job = job or await self.queue.get()
             if job.is_live(loop.time()):
                 batch.append(job)
+        spent = self.cost(batch[0].payload)
         fill_until = loop.time() + self.max_wait_s
         while len(batch) < self.max_batch_size:
             job = self.queue.get_nowait()
@@ -155,8 +164,13 @@ class DeviceConsumer:
                     job = await asyncio.wait_for(self.queue.get(), remaining)
                 except asyncio.TimeoutError:
                     break
-            if job.is_live(loop.time()):
-                batch.append(job)
+            if not job.is_live(loop.time()):
+                continue
+            if spent + self.cost(job.payload) > self.max_batch_cost:
+                self._carried = job
+                break
+            spent += self.cost(job.payload)
+            batch.append(job)
         return batch
 
     async def run_batch(self, batch: list[Job]) -> None:
