@@ -11,7 +11,7 @@ from skimage import data as skdata  # noqa: E402
 
 from altgen.model.base import CaptionRequest  # noqa: E402
 from altgen.model.transformers_captioner import TransformersCaptioner  # noqa: E402
-from tiny_vlm import save_tiny_llava  # noqa: E402
+from tiny_vlm import save_tiny_blip, save_tiny_llava  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,18 @@ def photos() -> list[Image.Image]:
     return [Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.coffee()), Image.fromarray(skdata.astronaut())]
 
 
-def test_batched_generation_equals_one_at_a_time(llava):
+@pytest.fixture(scope="module")
+def blip(tmp_path_factory):
+    return TransformersCaptioner(str(save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))), "cpu", max_new_tokens=6)
+
+
+@pytest.mark.parametrize("family", ["llava", "blip"])
+def test_batched_generation_equals_one_at_a_time(request, family):
+    captioner = request.getfixturevalue(family)
     # Mixed languages give prompts of different lengths, so the batch is really left-padded.
     requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
-    batched = llava.generate_raw(requests)
-    single = [llava.generate_raw([request])[0] for request in requests]
+    batched = captioner.generate_raw(requests)
+    single = [captioner.generate_raw([one])[0] for one in requests]
     assert batched == single
     assert all(text for text in batched)
 
@@ -46,10 +53,11 @@ def test_generation_is_deterministic_and_cleaned(llava):
         assert len(text) <= 151
 
 
-def test_prompt_goes_through_the_chat_template(llava):
+def test_prompt_goes_through_the_chat_template(llava, blip):
     prompt = llava._prompt("en")
     assert prompt.startswith("USER: <image>") and prompt.endswith("ASSISTANT:")
     assert "alt text" in prompt
+    assert blip._prompt("en").startswith("Write alt text")  # no chat template: the bare instruction
 
 
 async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_llava, photos):

@@ -6,6 +6,11 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    BertTokenizerFast,
+    BlipConfig,
+    BlipForConditionalGeneration,
+    BlipImageProcessor,
+    BlipProcessor,
     CLIPImageProcessor,
     CLIPVisionConfig,
     LlamaConfig,
@@ -81,4 +86,34 @@ def save_tiny_llava(folder: Path, seed: int = 0) -> Path:
     )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_blip(folder: Path, seed: int = 0) -> Path:
+    """BLIP: no chat template, a BERT WordPiece tokenizer, a [DEC] token to start decoding."""
+    torch.manual_seed(seed)
+    words = sorted({w.strip(".,").lower() for line in CORPUS for w in line.split() if w.isascii()})
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *words]) + "\n")
+    tokenizer = BertTokenizerFast.from_pretrained(str(folder))
+    config = BlipConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "encoder_hidden_size": 32,
+            "bos_token_id": tokenizer.convert_tokens_to_ids("[DEC]"),
+            "pad_token_id": tokenizer.pad_token_id,
+            "sep_token_id": tokenizer.sep_token_id,
+        },
+        vision_config={
+            "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "image_size": 30, "patch_size": 6,
+        },
+    )
+    BlipForConditionalGeneration(config).eval().save_pretrained(folder)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 30, "width": 30}), tokenizer=tokenizer).save_pretrained(
+        folder
+    )
     return folder
