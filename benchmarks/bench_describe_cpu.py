@@ -17,14 +17,12 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
-from common import percentile, sample_jpegs, start_server, stop_server
+from common import drive, sample_jpegs, start_server, stop_server
 
 from altgen.images import prepare_image
 from altgen.model.base import Captioner, CaptionRequest
@@ -43,50 +41,6 @@ def direct(captioner: Captioner, jpegs: list[bytes], count: int, batch_size: int
         images = [prepare_image(j, "p", ResizeConfig(), max_bytes=10**9, max_pixels=10**9).image for j in chunk]
         captioner.caption([CaptionRequest(image) for image in images])
     return count / (time.perf_counter() - started)
-
-
-def read_batch_metrics(text: str) -> tuple[float, float]:
-    values = {}
-    for line in text.splitlines():
-        if line.startswith(("altgen_batch_size_sum", "altgen_batch_size_count")):
-            name, value = line.split()
-            values[name] = float(value)
-    return values["altgen_batch_size_sum"], values["altgen_batch_size_count"]
-
-
-async def drive(base: str, jpegs: list[bytes], clients: int, count: int) -> dict:
-    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
-        before = read_batch_metrics((await http.get("/metrics")).text)
-        latencies: list[float] = []
-        next_index = 0
-
-        async def client_loop():
-            nonlocal next_index
-            while next_index < count:
-                index = next_index
-                next_index += 1
-                started = time.perf_counter()
-                response = await http.post(
-                    "/getAltText",
-                    data={"Id": "bench", "Hash": str(index)},
-                    files={"Image": ("p.jpg", jpegs[index % len(jpegs)])},
-                )
-                response.raise_for_status()
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-        after = read_batch_metrics((await http.get("/metrics")).text)
-    images, batches = after[0] - before[0], after[1] - before[1]
-    return {
-        "clients": clients,
-        "images": count,
-        "images_per_s": count / elapsed,
-        "p50_latency_s": statistics.median(latencies),
-        "p95_latency_s": percentile(latencies, 0.95),
-        "mean_batch_size": images / batches,
-    }
 
 
 def main() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -73,3 +75,47 @@ def rss_bytes(pid: int) -> int:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def read_batch_metrics(text: str) -> tuple[float, float]:
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("altgen_batch_size_sum", "altgen_batch_size_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values["altgen_batch_size_sum"], values["altgen_batch_size_count"]
+
+
+async def drive(base: str, jpegs: list[bytes], clients: int, count: int) -> dict:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        before = read_batch_metrics((await http.get("/metrics")).text)
+        latencies: list[float] = []
+        next_index = 0
+
+        async def client_loop():
+            nonlocal next_index
+            while next_index < count:
+                index = next_index
+                next_index += 1
+                started = time.perf_counter()
+                response = await http.post(
+                    "/getAltText",
+                    data={"Id": "bench", "Hash": str(index)},
+                    files={"Image": ("p.jpg", jpegs[index % len(jpegs)])},
+                )
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        after = read_batch_metrics((await http.get("/metrics")).text)
+    images, batches = after[0] - before[0], after[1] - before[1]
+    return {
+        "clients": clients,
+        "images": count,
+        "images_per_s": count / elapsed,
+        "p50_latency_s": statistics.median(latencies),
+        "p95_latency_s": percentile(latencies, 0.95),
+        "mean_batch_size": images / batches,
+    }

@@ -11,12 +11,12 @@ from skimage import data as skdata  # noqa: E402
 
 from altgen.model.base import CaptionRequest  # noqa: E402
 from altgen.model.transformers_captioner import TransformersCaptioner  # noqa: E402
-from tiny_vlm import save_tiny_blip, save_tiny_llava  # noqa: E402
+from altgen.model.random_models import save_tiny_blip, save_random_llava  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_llava(tmp_path_factory):
-    return save_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+    return save_random_llava(tmp_path_factory.mktemp("tiny-llava"))
 
 
 @pytest.fixture(scope="module")

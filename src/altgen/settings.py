@@ -37,6 +37,7 @@ class Settings(BaseSettings):
         "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf).",
     )
     max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate.")
+    min_new_tokens: int = Field(0, ge=0, description="Fixed output length for benchmarks (min = max); 0 in service.")
     alt_text_max_chars: int = Field(150, ge=20, description="Longest alt text kept, cut at a sentence boundary.")
     embedder: str = Field(
         EMBEDDED,

@@ -23,7 +23,11 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
     from altgen.model.transformers_captioner import TransformersCaptioner
 
     return TransformersCaptioner(
-        settings.model, device, max_new_tokens=settings.max_new_tokens, max_chars=settings.alt_text_max_chars
+        settings.model,
+        device,
+        max_new_tokens=settings.max_new_tokens,
+        min_new_tokens=settings.min_new_tokens,
+        max_chars=settings.alt_text_max_chars,
     )
 
 

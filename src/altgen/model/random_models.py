@@ -1,9 +1,12 @@
-"""Builds tiny random-initialised vision-language models offline, saved the way a hub download is laid out."""
+"""Random-initialised vision-language models of real architectures, built offline and saved the way a
+hub download is laid out. Tests use tiny ones; the GPU benchmark uses LLaVA-1.5-7B's shape, whose
+serving cost depends on the architecture, not on the weight values."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     BertTokenizerFast,
@@ -19,7 +22,7 @@ from transformers import (
     LlavaProcessor,
     PreTrainedTokenizerFast,
 )
-import torch
+
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: "
@@ -48,21 +51,34 @@ def byte_level_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def save_tiny_llava(folder: Path, seed: int = 0) -> Path:
+# Vision and text shapes: a tiny one for tests, and LLaVA-1.5-7B's (CLIP ViT-L/14-336 + Llama-2-7B).
+LLAVA_SHAPES = {
+    "tiny": (
+        {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "image_size": 30, "patch_size": 6},
+        {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "num_key_value_heads": 2, "max_position_embeddings": 512},
+        None,
+    ),
+    "llava-1.5-7b": (
+        {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
+         "image_size": 336, "patch_size": 14, "projection_dim": 768},
+        {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+         "num_key_value_heads": 32, "max_position_embeddings": 4096},
+        32064,
+    ),
+}
+
+
+def save_random_llava(folder: Path, seed: int = 0, shape: str = "tiny", dtype: torch.dtype = torch.float32) -> Path:
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer()
     image_token = tokenizer.convert_tokens_to_ids("<image>")
-    vision = CLIPVisionConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=30, patch_size=6
-    )
+    vision_shape, text_shape, vocab_size = LLAVA_SHAPES[shape]
+    vision = CLIPVisionConfig(**vision_shape)
     text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
+        vocab_size=vocab_size or len(tokenizer),
+        **text_shape,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -74,12 +90,14 @@ def save_tiny_llava(folder: Path, seed: int = 0) -> Path:
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
     )
-    model = LlavaForConditionalGeneration(config).eval()
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
+    side = vision_shape["image_size"]
+    with torch.device("cuda" if shape != "tiny" and torch.cuda.is_available() else "cpu"):
+        model = LlavaForConditionalGeneration(config).to(dtype).eval()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
     processor = LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=6,
+        patch_size=vision_shape["patch_size"],
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
         chat_template=CHAT_TEMPLATE,
