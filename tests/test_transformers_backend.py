@@ -30,7 +30,17 @@ def photos() -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def blip(tmp_path_factory):
-    return TransformersCaptioner(str(save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))), "cpu", max_new_tokens=6)
+    folder = save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+    return TransformersCaptioner(str(folder), "cpu", max_new_tokens=6, min_new_tokens=6)
+
+
+@pytest.mark.parametrize(("family", "new_tokens"), [("llava", 8), ("blip", 6)])
+def test_exactly_the_new_tokens_are_returned(request, family, new_tokens):
+    # min_new_tokens == max_new_tokens, so every row must hold exactly that many new tokens: no prompt
+    # token left in, no generated token cut off (BLIP echoes its prompt one token shorter than its input).
+    captioner = request.getfixturevalue(family)
+    tokens = captioner.generate_tokens([CaptionRequest(image) for image in photos()])
+    assert tokens.shape == (3, new_tokens)
 
 
 @pytest.mark.parametrize("family", ["llava", "blip"])

@@ -26,6 +26,15 @@ PROMPTS = {
 }
 
 
+def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
+    """How much of the prompt ``generate`` echoed before the new tokens. Decoder-only models echo it
+    whole; BLIP-style models drop the prompt's closing [SEP] first, so the echo is one token shorter."""
+    for length in range(input_ids.shape[1], 0, -1):
+        if output.shape[1] >= length and torch.equal(output[:, :length], input_ids[:, :length]):
+            return length
+    return 0
+
+
 class TransformersCaptioner:
     def __init__(
         self,
@@ -63,10 +72,8 @@ class TransformersCaptioner:
             return self.processor.apply_chat_template(conversation, add_generation_prompt=True)
         return PROMPTS[language]  # models without a chat template (BLIP-style) take the bare instruction
 
-    def generate_raw(self, requests: Sequence[CaptionRequest]) -> list[str]:
-        """The model's own words for each photo, before cleanup (one batched greedy generate)."""
-        if not requests:
-            return []
+    def generate_tokens(self, requests: Sequence[CaptionRequest]) -> torch.Tensor:
+        """The new token ids for each photo (one batched greedy generate), prompt removed."""
         inputs = self.processor(
             images=[request.image for request in requests],
             text=[self._prompt(request.language) for request in requests],
@@ -81,8 +88,13 @@ class TransformersCaptioner:
                 max_new_tokens=self.max_new_tokens,
                 min_new_tokens=self.min_new_tokens,
             )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return output[:, echoed_prompt_length(inputs["input_ids"], output) :]
+
+    def generate_raw(self, requests: Sequence[CaptionRequest]) -> list[str]:
+        """The model's own words for each photo, before cleanup."""
+        if not requests:
+            return []
+        return self.processor.batch_decode(self.generate_tokens(requests), skip_special_tokens=True)
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         return [clean_alt_text(text, self.max_chars) for text in self.generate_raw(requests)]
