@@ -50,3 +50,15 @@ def test_alt_text_keeps_whole_sentences_within_the_limit():
 def test_same_input_same_output():
     raw = "The image shows a tabby cat on a windowsill next to a red ball of yarn."
     assert clean_alt_text(raw) == clean_alt_text(raw) == "A tabby cat on a windowsill next to a red ball of yarn."
+
+
+def test_a_long_description_keeps_its_paragraphs_and_its_own_limit():
+    raw = (
+        "The image shows a kitchen with a wooden table.\n\nOn the table is a bowl of apples. "
+        "A window lets in daylight.\n\n### Human: anything else?"
+    )
+    assert clean_alt_text(raw) == "A kitchen with a wooden table."
+    assert clean_alt_text(raw, 800, keep_paragraphs=True) == (
+        "A kitchen with a wooden table. On the table is a bowl of apples. A window lets in daylight."
+    )
+    assert clean_alt_text(raw, 70, keep_paragraphs=True) == "A kitchen with a wooden table. On the table is a bowl of apples."

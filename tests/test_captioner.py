@@ -83,3 +83,16 @@ def test_every_class_has_korean_and_everyday_words():
     assert all(w.korean and w.english for w in WORDS)
     assert WORDS[index_of("porcupine or hedgehog")].korean == "고슴도치"
     assert WORDS[index_of("tabby")].categories[0] == "domestic cat"
+
+
+def test_a_long_description_adds_the_photos_notable_property(captioner):
+    cat, camera = Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.camera()).convert("RGB")
+    texts = captioner.caption(
+        [CaptionRequest(cat, "en", "long"), CaptionRequest(camera, "en", "long"), CaptionRequest(camera, "ko", "long")]
+    )
+    assert texts == [
+        "Image may contain: a cat. A photo in mostly orange tones.",
+        "Image may contain: a tripod. A black-and-white photo.",
+        "사진에 있을 수 있는 것: 삼각대. 흑백 사진.",
+    ]
+    assert captioner.caption([CaptionRequest(camera, "en", "alt")]) == ["Image may contain: a tripod."]

@@ -39,8 +39,8 @@ def test_exactly_the_new_tokens_are_returned(request, family, new_tokens):
     # min_new_tokens == max_new_tokens, so every row must hold exactly that many new tokens: no prompt
     # token left in, no generated token cut off (BLIP echoes its prompt one token shorter than its input).
     captioner = request.getfixturevalue(family)
-    tokens = captioner.generate_tokens([CaptionRequest(image) for image in photos()])
-    assert tokens.shape == (3, new_tokens)
+    rows = captioner.generate_tokens([CaptionRequest(image) for image in photos()])
+    assert [len(row) for row in rows] == [new_tokens] * 3
 
 
 @pytest.mark.parametrize("family", ["llava", "blip"])
@@ -54,6 +54,42 @@ def test_batched_generation_equals_one_at_a_time(request, family):
     assert all(text for text in batched)
 
 
+def test_mixed_details_share_a_batch_and_keep_their_own_budgets(tiny_llava):
+    captioner = TransformersCaptioner(
+        str(tiny_llava), "cpu", max_new_tokens=3, long_max_new_tokens=7, min_new_tokens=7
+    )
+    requests = [CaptionRequest(image, "en", detail) for image, detail in zip(photos(), ["alt", "long", "alt"])]
+    rows = captioner.generate_tokens(requests)
+    assert [len(row) for row in rows] == [3, 7, 3]
+    # A photo's text does not depend on its batch-mates: the same as when it runs alone.
+    assert captioner.generate_raw(requests) == [captioner.generate_raw([one])[0] for one in requests]
+    assert captioner._prompt("en", "long") != captioner._prompt("en", "alt")
+
+
+def test_static_cache_pads_to_a_bucket_and_answers_like_the_dynamic_cache(tiny_llava, llava):
+    static = TransformersCaptioner(
+        str(tiny_llava), "cpu", max_new_tokens=8, min_new_tokens=8, kv_cache="static", max_batch_size=6
+    )
+    assert static.buckets == [1, 2, 4, 6]
+    static.warm_up()  # sizes the cache for the longest prompt and budget, runs every bucket
+    requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
+    assert len(static._padded(requests)) == 4
+    assert static.generate_raw(requests) == llava.generate_raw(requests)
+
+
+def test_generation_stops_at_a_stop_string(tiny_llava, monkeypatch):
+    from altgen.model import transformers_captioner
+
+    captioner = TransformersCaptioner(str(tiny_llava), "cpu", max_new_tokens=24)
+    request = CaptionRequest(photos()[0])
+    unstopped = captioner.generate_raw([request])[0]
+    stop = unstopped[len(unstopped) // 2 :][:3]  # a piece from the middle of the free-running text
+    monkeypatch.setattr(transformers_captioner, "STOP_STRINGS", [stop])
+    stopped = captioner.generate_raw([request])[0]
+    assert len(stopped) < len(unstopped)
+    assert stop in stopped and unstopped.startswith(stopped)
+
+
 def test_generation_is_deterministic_and_cleaned(llava):
     requests = [CaptionRequest(image) for image in photos()]
     first, second = llava.caption(requests), llava.caption(requests)
@@ -64,10 +100,10 @@ def test_generation_is_deterministic_and_cleaned(llava):
 
 
 def test_prompt_goes_through_the_chat_template(llava, blip):
-    prompt = llava._prompt("en")
+    prompt = llava._prompt("en", "alt")
     assert prompt.startswith("USER: <image>") and prompt.endswith("ASSISTANT:")
     assert "alt text" in prompt
-    assert blip._prompt("en").startswith("Write alt text")  # no chat template: the bare instruction
+    assert blip._prompt("en", "alt").startswith("Write alt text")  # no chat template: the bare instruction
 
 
 async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_llava, photos):

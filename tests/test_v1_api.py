@@ -23,6 +23,18 @@ async def test_describe_returns_names_hashes_sizes_and_timings(client, photos):
     assert first["timings"]["inference_s"] > 0 and first["timings"]["total_s"] >= first["timings"]["inference_s"]
 
 
+async def test_describe_detail_long_says_more_and_bad_options_name_the_field(client, photos):
+    files = [("images", ("chelsea.jpg", photos["cat"]))]
+    short = (await client.post("/v1/describe", files=files)).json()["results"][0]["description"]
+    response = await client.post("/v1/describe", files=files, data={"detail": "long", "lang": "ko"})
+    assert response.status_code == 200, response.text
+    long_korean = response.json()["results"][0]["description"]
+    assert long_korean.startswith("사진에 있을 수 있는 것: 고양이.") and len(long_korean) > len("사진에 있을 수 있는 것: 고양이.")
+    assert short == "Image may contain: a cat."
+    response = await client.post("/v1/describe", files=files, data={"detail": "short"})
+    assert response.status_code == 422 and "detail" in response.json()["error"] and "long" in response.json()["error"]
+
+
 async def test_describe_without_files_is_422(client):
     response = await client.post("/v1/describe", data={"x": "1"})
     assert response.status_code == 422 and "'images'" in response.json()["error"]

@@ -45,7 +45,7 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-async def _describe(settings: Settings, paths: list[Path], language: str) -> int:
+async def _describe(settings: Settings, paths: list[Path], language: str, detail: str) -> int:
     from altgen.images import ImageRejected
     from altgen.service import AltTextService
 
@@ -60,7 +60,7 @@ async def _describe(settings: Settings, paths: list[Path], language: str) -> int
             except (OSError, ImageRejected) as exc:
                 print(f"{path}: error: {exc}", file=sys.stderr)
                 failures += 1
-        for item in await service.describe(prepared, language) if prepared else []:
+        for item in await service.describe(prepared, language, detail) if prepared else []:
             print(f"{item.image.name}: {item.text}")
     finally:
         await service.stop()
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     describe = commands.add_parser("describe", help="print a description of each photo")
     describe.add_argument("photos", nargs="+", type=Path)
     describe.add_argument("--lang", choices=["en", "ko"], default="en", help="language of the descriptions")
+    describe.add_argument(
+        "--detail", choices=["alt", "long"], default="alt", help="alt: one or two sentences; long: a fuller description"
+    )
     _add_setting_flags(describe)
     args = parser.parse_args(argv)
 
@@ -94,4 +97,4 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
-    return asyncio.run(_describe(settings, args.photos, args.lang))
+    return asyncio.run(_describe(settings, args.photos, args.lang, args.detail))

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from altgen.images import PreparedImage, prepare_image
 from altgen.metrics import Metrics
-from altgen.model.base import Captioner, CaptionRequest, Language
+from altgen.model.base import Captioner, CaptionRequest, Detail, Language
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
@@ -90,6 +90,9 @@ class AltTextService:
                 cost=pixel_count,
             )
             self.consumers.append(consumer)
+            warm_up = getattr(captioner, "warm_up", None)  # optional: compile before /ready says yes
+            if warm_up is not None:
+                await consumer.on_model_thread(warm_up)
             self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{consumer.name}"))
         log.info("ready: captioner %s on %s", self.captioners[0].name, ", ".join(self.devices))
 
@@ -141,12 +144,14 @@ class AltTextService:
             ),
         )
 
-    async def describe(self, images: Sequence[PreparedImage], language: Language = "en") -> list[Description]:
+    async def describe(
+        self, images: Sequence[PreparedImage], language: Language = "en", detail: Detail = "alt"
+    ) -> list[Description]:
         """Queue every image as its own job (so it batches with other requests) and wait for all."""
         assert self.queue is not None, "service not started"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.request_timeout_s
-        jobs = self.queue.submit([CaptionRequest(image.image, language) for image in images], deadline)
+        jobs = self.queue.submit([CaptionRequest(image.image, language, detail) for image in images], deadline)
         futures = [job.future for job in jobs]
         late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
         try:

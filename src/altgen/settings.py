@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,9 +37,18 @@ class Settings(BaseSettings):
         description="Captioner: 'embedded' (offline EfficientNet-Lite0) or a Hugging Face image-text-to-text "
         "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf).",
     )
-    max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate.")
+    max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate for alt text.")
     min_new_tokens: int = Field(0, ge=0, description="Fixed output length for benchmarks (min = max); 0 in service.")
     alt_text_max_chars: int = Field(150, ge=20, description="Longest alt text kept, cut at a sentence boundary.")
+    long_max_new_tokens: int = Field(
+        200, ge=1, le=2048, description="Most tokens a vision-language model may generate for a long description."
+    )
+    long_text_max_chars: int = Field(800, ge=20, description="Longest long description kept, cut at a sentence boundary.")
+    kv_cache: Literal["auto", "static", "dynamic"] = Field(
+        "auto",
+        description="KV cache of a vision-language model: 'static' compiles the decode step on GPUs "
+        "(batches padded to power-of-two sizes, compiled at start-up); 'auto' = static on CUDA, dynamic on CPU.",
+    )
     embedder: str = Field(
         EMBEDDED,
         description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "

@@ -9,7 +9,7 @@ from starlette.datastructures import UploadFile
 
 from altgen.api.errors import ApiError
 from altgen.images import ImageRejected
-from altgen.model.base import Language
+from altgen.model.base import Detail, Language
 from altgen.service import AltTextService, Description
 from altgen.worker.batching import QueueFull
 
@@ -19,7 +19,10 @@ def upload_label(field: str, upload: UploadFile) -> str:
 
 
 async def describe_uploads(
-    service: AltTextService, uploads: Sequence[tuple[str, UploadFile]], language: Language = "en"
+    service: AltTextService,
+    uploads: Sequence[tuple[str, UploadFile]],
+    language: Language = "en",
+    detail: Detail = "alt",
 ) -> list[Description]:
     """``uploads`` are (label for messages, file) pairs in the order the answer must keep."""
     settings = service.settings
@@ -53,4 +56,4 @@ async def describe_uploads(
     for outcome in prepared:
         if isinstance(outcome, BaseException):
             raise outcome
-    return await service.describe(prepared, language)
+    return await service.describe(prepared, language, detail)

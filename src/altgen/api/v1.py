@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from altgen.api.ranking import checked_rank
 from altgen.api.schemas import ERROR_RESPONSES, DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
 from altgen.api.uploads import describe_uploads, upload_label
-from altgen.model.base import Language
+from altgen.model.base import Detail, Language
 
 router = APIRouter(prefix="/v1", tags=["v1"], responses=ERROR_RESPONSES)
 
@@ -20,10 +20,14 @@ async def describe(
     request: Request,
     images: Annotated[list[UploadFile], File(description="One or more photos, in the order to answer.")],
     lang: Annotated[Language, Form(description="Language of the descriptions: en or ko.")] = "en",
+    detail: Annotated[
+        Detail,
+        Form(description="alt: one or two sentences for a screen reader (default); long: a fuller description."),
+    ] = "alt",
 ) -> DescribeResponse:
     started = time.perf_counter()
     service = request.app.state.service
-    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images], lang)
+    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images], lang, detail)
     total = time.perf_counter() - started
     return DescribeResponse(
         model=service.model_name,

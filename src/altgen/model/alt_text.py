@@ -12,8 +12,9 @@ import re
 # Where a description stops being a description: chat-template markers and invented Q&A.
 _LEAKAGE = re.compile(
     r"(###|<\|im_end\|>|<\|endoftext\|>|</s>|\b(?:Assistant|Human|USER|ASSISTANT|User)\s*:|"
-    r"\bQuestion\s*\d*\s*:|\bAnswer\s*\d*\s*:|\n\s*\n)",
+    r"\bQuestion\s*\d*\s*:|\bAnswer\s*\d*\s*:)",
 )
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _OPENER = re.compile(
     r"^\s*(?:(?:this|the)\s+(?:image|photo|picture|photograph)\s+(?:shows|depicts|features|contains|is of|captures)\s+|"
     r"(?:an?\s+)?(?:image|photo|picture|photograph)\s+of\s+|in\s+(?:this|the)\s+(?:image|photo|picture),?\s+)",
@@ -23,10 +24,16 @@ _LEADING_ROLE = re.compile(r"^\s*(?:###\s*)?(?:Assistant|ASSISTANT|assistant|GPT
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def clean_alt_text(text: str, max_chars: int = 150) -> str:
-    """Cut leakage, drop "image of" openers, keep whole sentences within ``max_chars``, end with a period."""
+def clean_alt_text(text: str, max_chars: int = 150, keep_paragraphs: bool = False) -> str:
+    """Cut leakage, drop "image of" openers, keep whole sentences within ``max_chars``, end with a period.
+
+    Alt text is one paragraph, so by default a blank line ends it (what follows is usually a new
+    turn); a long description keeps later paragraphs, joined into one.
+    """
     text = _LEADING_ROLE.sub("", text, count=1)  # the answer's own role marker, echoed
     text = _LEAKAGE.split(text, maxsplit=1)[0]
+    if not keep_paragraphs:
+        text = _PARAGRAPH_BREAK.split(text, maxsplit=1)[0]
     text = re.sub(r"\s+", " ", text).strip().strip('"')
     text = _OPENER.sub("", text, count=1)
     if not text:

@@ -11,6 +11,8 @@ from PIL import Image
 TextKind = Literal["query", "passage"]
 Language = Literal["en", "ko"]
 LANGUAGES: tuple[str, ...] = ("en", "ko")
+# "alt": one or two sentences a screen reader reads in one go; "long": a fuller description.
+Detail = Literal["alt", "long"]
 
 
 @dataclass(frozen=True)
@@ -19,10 +21,14 @@ class CaptionRequest:
 
     image: Image.Image
     language: Language = "en"
+    detail: Detail = "alt"
 
 
 class Captioner(Protocol):
-    """Writes one description per request; one call is one batched forward pass on its device."""
+    """Writes one description per request; one call is one batched forward pass on its device.
+
+    A backend may also define ``warm_up()``: the service runs it on the model thread before it is ready.
+    """
 
     name: str
     device: str

@@ -20,7 +20,7 @@ from PIL import Image
 
 from altgen.model.base import CaptionRequest
 from altgen.model.faces import FaceCounter
-from altgen.model.photo_properties import describe_properties
+from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.vocabulary import CATEGORIES, KINDS, ClassWords, load_class_words
 
 INPUT_SIZE = 224
@@ -67,6 +67,7 @@ class ImageNetCaptioner:
         object_confidence: float = 0.35,
         kind_confidence: float = 0.7,
         max_claims: int = 3,
+        long_max_claims: int = 5,
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
     ):
@@ -78,7 +79,7 @@ class ImageNetCaptioner:
         self.device = device
         self.object_confidence = object_confidence
         self.kind_confidence = kind_confidence
-        self.max_claims = max_claims
+        self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
         self.classes: list[ClassWords] = load_class_words()
         self._members: dict[str, list[int]] = defaultdict(list)
@@ -110,7 +111,7 @@ class ImageNetCaptioner:
         with torch.inference_mode():
             return self.model(batch).softmax(dim=-1).float().cpu().numpy()
 
-    def claims(self, probs: np.ndarray) -> list[Claim]:
+    def claims(self, probs: np.ndarray, max_claims: int = 3) -> list[Claim]:
         """The most specific confident claims, most confident first."""
         claims: list[Claim] = []
         covered: set[str] = set()  # categories that a more specific claim already speaks for
@@ -130,20 +131,24 @@ class ImageNetCaptioner:
         best: dict[str, Claim] = {}  # the most confident of claims with the same words
         for claim in sorted(claims, key=lambda claim: claim.confidence, reverse=True):
             best.setdefault(claim.english, claim)
-        return list(best.values())[: self.max_claims]
+        return list(best.values())[:max_claims]
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         if not requests:
             return []
         probabilities = self.probabilities([request.image for request in requests])
-        texts = []
-        for request, probs in zip(requests, probabilities):
-            claims = self.claims(probs)
-            faces = self.faces.count(request.image) if self.faces else 0
-            if faces:
-                claims = [people_claim(faces), *claims][: self.max_claims]
-            if claims:
-                texts.append(sentence(claims, request.language))
-            else:
-                texts.append(describe_properties(request.image, request.language))
-        return texts
+        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+
+    def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
+        """Alt text names up to three confident things; a long description up to five, plus the
+        photo's notable property (black-and-white, dark, its main colour) when it has one."""
+        max_claims = self.max_claims[request.detail]
+        claims = self.claims(probs, max_claims)
+        faces = self.faces.count(request.image) if self.faces else 0
+        if faces:
+            claims = [people_claim(faces), *claims][:max_claims]
+        if not claims:
+            return describe_properties(request.image, request.language)
+        text = sentence(claims, request.language)
+        notable = notable_property(request.image, request.language) if request.detail == "long" else None
+        return f"{text} {notable}" if notable else text

@@ -26,8 +26,12 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         settings.model,
         device,
         max_new_tokens=settings.max_new_tokens,
-        min_new_tokens=settings.min_new_tokens,
         max_chars=settings.alt_text_max_chars,
+        long_max_new_tokens=settings.long_max_new_tokens,
+        long_max_chars=settings.long_text_max_chars,
+        min_new_tokens=settings.min_new_tokens,
+        kv_cache=settings.kv_cache,
+        max_batch_size=settings.max_batch_size,
     )
 
 

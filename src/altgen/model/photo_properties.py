@@ -18,6 +18,15 @@ HUES = [
 
 
 def describe_properties(image: Image.Image, language: str = "en") -> str:
+    """The photo's notable property, or a plain statement that nothing was recognised."""
+    notable = notable_property(image, language)
+    if notable is not None:
+        return notable
+    return "알아볼 수 있는 사물이 확실하지 않은 사진." if language == "ko" else "A photo with no object recognised with confidence."
+
+
+def notable_property(image: Image.Image, language: str = "en") -> str | None:
+    """Black-and-white, dark, or mostly one colour, as a sentence; None when none of these holds."""
     small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.float32) / 255.0
     spread = small.max(axis=2) - small.min(axis=2)  # saturation-like: 0 for greys
     brightness = small.mean(axis=2)
@@ -38,4 +47,4 @@ def describe_properties(image: Image.Image, language: str = "en") -> str:
         for english, korean, (low, high) in HUES:
             if ((hues >= low) & (hues < high)).mean() > 0.6:
                 return f"주로 {korean}인 사진." if language == "ko" else f"A photo in mostly {english} tones."
-    return "알아볼 수 있는 사물이 확실하지 않은 사진." if language == "ko" else "A photo with no object recognised with confidence."
+    return None

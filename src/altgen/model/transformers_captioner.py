@@ -10,20 +10,32 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from PIL import Image
 
 from altgen.model.alt_text import clean_alt_text
 from altgen.model.base import CaptionRequest
 
 PROMPTS = {
-    "en": (
+    ("en", "alt"): (
         "Write alt text for this photo for a blind reader: one or two short sentences saying what it shows, "
         "most important first. Do not start with 'image of' or 'photo of'. Do not guess names or text you cannot read."
     ),
-    "ko": (
+    ("en", "long"): (
+        "Describe this photo for a blind reader in a few complete sentences: the main subject first, then the "
+        "setting, any people and what they are doing, notable colours, and any text you can read clearly. "
+        "Do not start with 'image of' or 'photo of'. Do not guess names."
+    ),
+    ("ko", "alt"): (
         "시각장애인을 위한 이 사진의 대체 텍스트를 한국어로 써 주세요. 사진에 보이는 것을 중요한 것부터 한두 문장으로 "
         "짧게 설명하고, '사진' 또는 '이미지'로 시작하지 마세요."
     ),
+    ("ko", "long"): (
+        "시각장애인을 위해 이 사진을 한국어로 자세히 설명해 주세요. 주요 대상부터 시작해 배경, 사람과 하는 일, 눈에 띄는 색, "
+        "분명히 읽을 수 있는 글자를 몇 개의 완전한 문장으로 쓰고, '사진' 또는 '이미지'로 시작하지 마세요."
+    ),
 }
+# Generation stops at the first of these in any row: the start of an invented next turn or Q&A.
+STOP_STRINGS = ["###", "Human:", "USER:", "Question 1:", "Question:"]
 
 
 def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
@@ -35,6 +47,14 @@ def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
     return 0
 
 
+def batch_buckets(max_batch_size: int) -> list[int]:
+    """Batch sizes a compiled static-cache decode step is built for: powers of two, then the cap."""
+    sizes = [1]
+    while sizes[-1] * 2 < max_batch_size:
+        sizes.append(sizes[-1] * 2)
+    return sorted({*sizes, max_batch_size})
+
+
 class TransformersCaptioner:
     def __init__(
         self,
@@ -43,20 +63,28 @@ class TransformersCaptioner:
         *,
         max_new_tokens: int = 60,
         max_chars: int = 150,
+        long_max_new_tokens: int = 200,
+        long_max_chars: int = 800,
         min_new_tokens: int = 0,
+        kv_cache: str = "auto",
+        max_batch_size: int = 64,
     ):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.name = name_or_path
         self.device = device
-        self.max_new_tokens = max_new_tokens
+        self.new_tokens = {"alt": max_new_tokens, "long": long_max_new_tokens}
+        self.max_chars = {"alt": max_chars, "long": long_max_chars}
         self.min_new_tokens = min_new_tokens
-        self.max_chars = max_chars
+        # A static KV cache lets transformers compile the decode step (on GPUs); compiled shapes are
+        # fixed, so batches are padded up to a few bucket sizes instead of compiling one per size.
+        self.static_cache = kv_cache == "static" or (kv_cache == "auto" and device.startswith("cuda"))
+        self.buckets = batch_buckets(max_batch_size) if self.static_cache else []
         self.processor = AutoProcessor.from_pretrained(name_or_path)
-        tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        tokenizer.padding_side = "left"  # generation continues from the right end of every row
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"  # generation continues from the right end of every row
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
         # bf16 on GPUs that have it, fp16 on older ones, fp32 on CPU.
         if device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -64,19 +92,32 @@ class TransformersCaptioner:
             dtype = torch.float32
         self.model = AutoModelForImageTextToText.from_pretrained(name_or_path, dtype=dtype).to(device).eval()
 
-    def _prompt(self, language: str) -> str:
-        conversation = [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[language]}]}
-        ]
+    def _prompt(self, language: str, detail: str = "alt") -> str:
+        instruction = PROMPTS[language, detail]
+        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
         if getattr(self.processor, "chat_template", None):
             return self.processor.apply_chat_template(conversation, add_generation_prompt=True)
-        return PROMPTS[language]  # models without a chat template (BLIP-style) take the bare instruction
+        return instruction  # models without a chat template (BLIP-style) take the bare instruction
 
-    def generate_tokens(self, requests: Sequence[CaptionRequest]) -> torch.Tensor:
-        """The new token ids for each photo (one batched greedy generate), prompt removed."""
+    def _padded(self, requests: Sequence[CaptionRequest]) -> list[CaptionRequest]:
+        """With a static cache, the batch repeated up to its bucket size (extra rows are dropped later)."""
+        size = next((b for b in self.buckets if b >= len(requests)), len(requests))
+        return [*requests, *[requests[-1]] * (size - len(requests))]
+
+    def generate_tokens(self, requests: Sequence[CaptionRequest]) -> list[torch.Tensor]:
+        """The new token ids for each photo (one batched greedy generate), prompt removed.
+
+        A batch may mix details; it generates up to the largest budget and each row is cut to its own,
+        so a photo's text does not depend on which requests it shared a batch with.
+        """
+        max_new_tokens = max(self.new_tokens[request.detail] for request in requests)
+        new = self._generate(self._padded(requests), max_new_tokens, min(self.min_new_tokens, max_new_tokens))
+        return [row[: self.new_tokens[request.detail]] for row, request in zip(new, requests)]
+
+    def _generate(self, rows: Sequence[CaptionRequest], max_new_tokens: int, min_new_tokens: int) -> torch.Tensor:
         inputs = self.processor(
-            images=[request.image for request in requests],
-            text=[self._prompt(request.language) for request in requests],
+            images=[request.image for request in rows],
+            text=[self._prompt(request.language, request.detail) for request in rows],
             return_tensors="pt",
             padding=True,
         ).to(self.device)
@@ -85,8 +126,12 @@ class TransformersCaptioner:
                 **inputs,
                 do_sample=False,
                 num_beams=1,
-                max_new_tokens=self.max_new_tokens,
-                min_new_tokens=self.min_new_tokens,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=min_new_tokens,
+                # A fixed length (benchmarks) runs every row to the end; otherwise stop at leakage.
+                stop_strings=None if min_new_tokens else STOP_STRINGS,
+                tokenizer=self.tokenizer,
+                cache_implementation="static" if self.static_cache else None,
             )
         return output[:, echoed_prompt_length(inputs["input_ids"], output) :]
 
@@ -94,7 +139,28 @@ class TransformersCaptioner:
         """The model's own words for each photo, before cleanup."""
         if not requests:
             return []
-        return self.processor.batch_decode(self.generate_tokens(requests), skip_special_tokens=True)
+        return self.tokenizer.batch_decode(self.generate_tokens(requests), skip_special_tokens=True)
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
-        return [clean_alt_text(text, self.max_chars) for text in self.generate_raw(requests)]
+        raw = self.generate_raw(requests)
+        return [
+            clean_alt_text(text, self.max_chars[request.detail], keep_paragraphs=request.detail == "long")
+            for text, request in zip(raw, requests)
+        ]
+
+    def warm_up(self) -> None:
+        """Compiles the decode step for every bucket size before the service says it is ready.
+
+        The static cache is sized once for the longest prompt and budget, so later calls reuse the
+        compiled shapes (a model whose image token count varies with the photo may still grow it once).
+        """
+        if not self.static_cache:
+            return
+        photo = Image.new("RGB", (336, 336), "gray")
+        longest_prompt = max(
+            len(self.processor(images=[photo], text=[self._prompt(language, detail)])["input_ids"][0])
+            for language, detail in PROMPTS
+        )
+        self.model.generation_config.max_cache_len = longest_prompt + max(self.new_tokens.values())
+        for size in self.buckets:
+            self._generate([CaptionRequest(photo)] * size, max_new_tokens=3, min_new_tokens=3)

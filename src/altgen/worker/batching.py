@@ -203,9 +203,12 @@ class DeviceConsumer:
                 job.future.set_result(output)
             self.metrics.images.labels("ok").inc()
 
+    async def on_model_thread(self, function: Callable[[], Any]) -> Any:
+        """Runs ``function`` on this device's model thread (compiled CUDA graphs belong to the thread that built them)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+
     async def _call(self, payloads: list[Any]) -> list[Any]:
-        loop = asyncio.get_running_loop()
-        outputs = await loop.run_in_executor(self._executor, self.predict, payloads)
+        outputs = await self.on_model_thread(lambda: self.predict(payloads))
         if len(outputs) != len(payloads):
             raise RuntimeError(f"model returned {len(outputs)} outputs for {len(payloads)} inputs")
         return outputs
