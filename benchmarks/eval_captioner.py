@@ -120,7 +120,7 @@ def main() -> None:
     repeats = 5
     started = time.perf_counter()
     for _ in range(repeats):
-        captioner.probabilities([request.image for request in images])
+        captioner.probabilities(images)
     classifier_s = (time.perf_counter() - started) / (repeats * len(images))
     started = time.perf_counter()
     for _ in range(repeats):

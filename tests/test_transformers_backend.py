@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
+import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
@@ -52,6 +53,31 @@ def test_batched_generation_equals_one_at_a_time(request, family):
     single = [captioner.generate_raw([one])[0] for one in requests]
     assert batched == single
     assert all(text for text in batched)
+
+
+@pytest.mark.parametrize("family", ["llava", "blip"])
+def test_photos_preprocessed_on_request_threads_collate_into_the_processors_batch(request, family):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from altgen.model.transformers_captioner import collate_left_padded
+
+    captioner = request.getfixturevalue(family)
+    requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
+    with ThreadPoolExecutor(3) as pool:  # each thread uses its own processor copy
+        preprocessed = list(pool.map(captioner.preprocess, requests))
+    collated = collate_left_padded([r.features for r in preprocessed], captioner.tokenizer.pad_token_id)
+    direct = captioner._inputs(requests)
+    assert collated.keys() == direct.keys()
+    for key in direct:
+        assert torch.equal(collated[key], direct[key]), key
+    assert captioner.generate_raw(preprocessed) == captioner.generate_raw(requests)
+
+
+def test_features_that_differ_in_shape_fall_back_to_the_processor():
+    from altgen.model.transformers_captioner import collate_left_padded
+
+    tiles = [{"input_ids": torch.ones(1, 3, dtype=torch.long), "pixel_values": torch.zeros(1, n, 3, 8, 8)} for n in (2, 5)]
+    assert collate_left_padded(tiles, pad_token_id=0) is None
 
 
 def test_mixed_details_share_a_batch_and_keep_their_own_budgets(tiny_llava):

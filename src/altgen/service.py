@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -66,8 +67,8 @@ class AltTextService:
         self.ranker: Ranker | None = None
         self._tasks: list[asyncio.Task] = []
         self._down: set[str] = set()  # devices whose consumer crashed and is waiting to restart
-        # Decoding and resizing use a few threads; ranking has one thread of its own.
-        self._image_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="images")
+        # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
+        self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -151,7 +152,8 @@ class AltTextService:
         assert self.queue is not None, "service not started"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.request_timeout_s
-        jobs = self.queue.submit([CaptionRequest(image.image, language, detail) for image in images], deadline)
+        requests = await self._preprocess([CaptionRequest(image.image, language, detail) for image in images], images)
+        jobs = self.queue.submit(requests, deadline)
         futures = [job.future for job in jobs]
         late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
         try:
@@ -178,6 +180,24 @@ class AltTextService:
             )
             for image, job, text in zip(images, jobs, outcomes)
         ]
+
+    async def _preprocess(
+        self, requests: list[CaptionRequest], images: Sequence[PreparedImage]
+    ) -> list[CaptionRequest]:
+        """The backend's CPU work for each photo, in parallel on the image threads, so that a device's
+        thread only runs the model (all replicas share one backend class, so the first one's will do)."""
+        preprocess = getattr(self.captioners[0], "preprocess", None)
+        if preprocess is None:
+            return requests
+        loop = asyncio.get_running_loop()
+        outcomes = await asyncio.gather(
+            *(loop.run_in_executor(self._image_pool, preprocess, request) for request in requests), return_exceptions=True
+        )
+        for image, outcome in zip(images, outcomes):
+            if isinstance(outcome, Exception):
+                log.error("pre-processing failed on %s: %r", image.name, outcome)
+                raise ModelFailed(f"the model could not read '{image.name}' ({type(outcome).__name__}: {outcome})")
+        return outcomes
 
     # ---- ranking ---------------------------------------------------------------------------
     async def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -22,12 +22,16 @@ class CaptionRequest:
     image: Image.Image
     language: Language = "en"
     detail: Detail = "alt"
+    # The backend's model inputs for this photo, made ahead by its ``preprocess`` (None: not yet).
+    features: Any = field(default=None, compare=False, repr=False)
 
 
 class Captioner(Protocol):
     """Writes one description per request; one call is one batched forward pass on its device.
 
-    A backend may also define ``warm_up()``: the service runs it on the model thread before it is ready.
+    A backend may also define ``warm_up()``, which the service runs on the model thread before it is
+    ready, and ``preprocess(request) -> request`` (thread-safe, CPU only), which the service runs on a
+    request thread before queueing so that the device's thread spends its time on the model.
     """
 
     name: str

@@ -11,7 +11,7 @@ photo (black-and-white, dark, its main colour) instead of guessing.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -106,10 +106,14 @@ class ImageNetCaptioner:
         pixels = (np.asarray(crop, dtype=np.float32) - PIXEL_MEAN) / PIXEL_STD
         return torch.from_numpy(pixels).permute(2, 0, 1)
 
-    def probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
-        batch = torch.stack([self._tensor(image) for image in images]).to(self.device)
+    def preprocess(self, request: CaptionRequest) -> CaptionRequest:
+        """The model's input tensor for one photo, made on a request thread before queueing."""
+        return replace(request, features=self._tensor(request.image))
+
+    def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
+        tensors = [self._tensor(r.image) if r.features is None else r.features for r in requests]
         with torch.inference_mode():
-            return self.model(batch).softmax(dim=-1).float().cpu().numpy()
+            return self.model(torch.stack(tensors).to(self.device)).softmax(dim=-1).float().cpu().numpy()
 
     def claims(self, probs: np.ndarray, max_claims: int = 3) -> list[Claim]:
         """The most specific confident claims, most confident first."""
@@ -136,7 +140,7 @@ class ImageNetCaptioner:
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         if not requests:
             return []
-        probabilities = self.probabilities([request.image for request in requests])
+        probabilities = self.probabilities(requests)
         return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:

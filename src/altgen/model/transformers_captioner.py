@@ -7,10 +7,14 @@ processor's own chat template, and every answer passes the alt-text cleanup.
 
 from __future__ import annotations
 
-from typing import Sequence
+import copy
+import threading
+from dataclasses import replace
+from typing import Mapping, Sequence
 
 import torch
 from PIL import Image
+from transformers import BatchFeature
 
 from altgen.model.alt_text import clean_alt_text
 from altgen.model.base import CaptionRequest
@@ -45,6 +49,22 @@ def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
         if output.shape[1] >= length and torch.equal(output[:, :length], input_ids[:, :length]):
             return length
     return 0
+
+
+def collate_left_padded(features: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int) -> BatchFeature | None:
+    """One batch from per-photo processor outputs, as the processor makes it with left padding;
+    None when another feature differs in shape between photos (e.g. a varying number of image tiles)."""
+    length = max(feature["input_ids"].shape[1] for feature in features)
+    batch = {}
+    for key in features[0]:
+        parts = [feature[key] for feature in features]
+        if parts[0].shape == features[0]["input_ids"].shape:  # one value per token: pad on the left
+            value = pad_token_id if key == "input_ids" else 0
+            parts = [torch.nn.functional.pad(part, (length - part.shape[1], 0), value=value) for part in parts]
+        elif any(part.shape[1:] != parts[0].shape[1:] for part in parts):
+            return None
+        batch[key] = torch.cat(parts)
+    return BatchFeature(batch)
 
 
 def batch_buckets(max_batch_size: int) -> list[int]:
@@ -91,13 +111,40 @@ class TransformersCaptioner:
         else:
             dtype = torch.float32
         self.model = AutoModelForImageTextToText.from_pretrained(name_or_path, dtype=dtype).to(device).eval()
+        if self.static_cache:
+            self.model.generation_config.cache_implementation = "static"
+        self.prompts = {key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()}
+        self._thread_local = threading.local()  # per-thread processor copies for preprocess()
 
-    def _prompt(self, language: str, detail: str = "alt") -> str:
-        instruction = PROMPTS[language, detail]
+    def _render_prompt(self, instruction: str) -> str:
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
         if getattr(self.processor, "chat_template", None):
             return self.processor.apply_chat_template(conversation, add_generation_prompt=True)
         return instruction  # models without a chat template (BLIP-style) take the bare instruction
+
+    def _prompt(self, language: str, detail: str = "alt") -> str:
+        return self.prompts[language, detail]
+
+    def preprocess(self, request: CaptionRequest) -> CaptionRequest:
+        """The processor's tensors for one photo, made on a request thread so that the model thread only
+        collates them. Each thread has its own processor copy: a fast tokenizer is not re-entrant."""
+        processor = getattr(self._thread_local, "processor", None)
+        if processor is None:
+            processor = self._thread_local.processor = copy.deepcopy(self.processor)
+        features = processor(images=[request.image], text=[self._prompt(request.language, request.detail)], return_tensors="pt")
+        return replace(request, features=dict(features))
+
+    def _inputs(self, rows: Sequence[CaptionRequest]) -> BatchFeature:
+        if all(row.features is not None for row in rows):
+            collated = collate_left_padded([row.features for row in rows], self.tokenizer.pad_token_id)
+            if collated is not None:
+                return collated
+        return self.processor(
+            images=[row.image for row in rows],
+            text=[self._prompt(row.language, row.detail) for row in rows],
+            return_tensors="pt",
+            padding=True,
+        )
 
     def _padded(self, requests: Sequence[CaptionRequest]) -> list[CaptionRequest]:
         """With a static cache, the batch repeated up to its bucket size (extra rows are dropped later)."""
@@ -115,12 +162,7 @@ class TransformersCaptioner:
         return [row[: self.new_tokens[request.detail]] for row, request in zip(new, requests)]
 
     def _generate(self, rows: Sequence[CaptionRequest], max_new_tokens: int, min_new_tokens: int) -> torch.Tensor:
-        inputs = self.processor(
-            images=[request.image for request in rows],
-            text=[self._prompt(request.language, request.detail) for request in rows],
-            return_tensors="pt",
-            padding=True,
-        ).to(self.device)
+        inputs = self._inputs(rows).to(self.device)
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
@@ -131,7 +173,6 @@ class TransformersCaptioner:
                 # A fixed length (benchmarks) runs every row to the end; otherwise stop at leakage.
                 stop_strings=None if min_new_tokens else STOP_STRINGS,
                 tokenizer=self.tokenizer,
-                cache_implementation="static" if self.static_cache else None,
             )
         return output[:, echoed_prompt_length(inputs["input_ids"], output) :]
 
