@@ -34,8 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(**settings: object) -> tuple[subprocess.Popen, str]:
-    """Starts `altgen serve` on a free loopback port with ALTGEN_* settings; returns once /ready says so."""
+def start_server(ready_timeout_s: float = 120, **settings: object) -> tuple[subprocess.Popen, str]:
+    """Starts `altgen serve` on a free loopback port with ALTGEN_* settings; returns once /ready says so
+    (a compiled GPU model warms up before it is ready: give it a longer ``ready_timeout_s``)."""
     port = free_port()
     env = {**os.environ, **{f"ALTGEN_{k.upper()}": str(v) for k, v in settings.items()}}
     process = subprocess.Popen(
@@ -45,7 +46,8 @@ def start_server(**settings: object) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    give_up = time.monotonic() + ready_timeout_s
+    while time.monotonic() < give_up and process.poll() is None:
         try:
             if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                 return process, base
