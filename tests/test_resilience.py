@@ -277,3 +277,52 @@ async def test_full_queue_refuses_before_parsing_the_body(make_client):
         assert body_reads == 1  # drained and discarded, never parsed
         gated.release.set()
         assert (await first).status_code == 200 and (await second).status_code == 200
+
+
+class ThreadRecordingCaptioner:
+    """A backend with the optional hooks; records which thread ran each and what caption() was given."""
+
+    name, device = "threads", "cpu"
+
+    def __init__(self):
+        self.threads: dict[str, set[str]] = {"warm_up": set(), "preprocess": set(), "caption": set()}
+        self.features: list[object] = []
+
+    def _record(self, hook: str) -> None:
+        self.threads[hook].add(threading.current_thread().name)
+
+    def warm_up(self):
+        self._record("warm_up")
+
+    def preprocess(self, request):
+        from dataclasses import replace
+
+        self._record("preprocess")
+        if request.image.size[0] == 13:
+            raise ValueError("this model cannot read 13-pixel-wide photos")
+        return replace(request, features=request.image.size[0])
+
+    def caption(self, requests):
+        self._record("caption")
+        self.features.extend(request.features for request in requests)
+        return [f"a photo {request.features} wide." for request in requests]
+
+
+async def test_backend_hooks_run_on_the_right_threads_and_a_failing_preprocess_fails_only_its_request(make_client):
+    backend = ThreadRecordingCaptioner()
+    async with make_client(captioner_factory=lambda s, d: backend, halve_rate=1.0) as client:
+        # Warm-up ran before start-up finished, on the thread that later runs the model.
+        assert backend.threads["warm_up"] and backend.threads["caption"] == set()
+        bad = client.post(
+            "/getAltTexts",
+            data={"Id": "i", "Hash": ["a", "b"]},
+            files=[("Image0", ("ok.png", small_png(30))), ("Image1", ("odd.png", small_png(13)))],
+        )
+        good = post_photo(client, 40)
+        bad, good = await asyncio.gather(bad, good)
+        assert bad.status_code == 500 and "odd.png" in bad.json()["error"] and "13-pixel" in bad.json()["error"]
+        assert good.status_code == 200 and good.json()[0]["Description"] == "a photo 40 wide."
+    assert backend.threads["caption"] == backend.threads["warm_up"]
+    assert all(name.startswith("model-") for name in backend.threads["caption"])
+    assert all(name.startswith("images") for name in backend.threads["preprocess"])
+    assert backend.features == [40]  # the model got the pre-processed input; the failed request queued nothing
