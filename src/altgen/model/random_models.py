@@ -1,5 +1,5 @@
 """Random-initialised vision-language models of real architectures, built offline and saved the way a
-hub download is laid out. Tests use tiny ones; the GPU benchmark uses LLaVA-1.5-7B's shape, whose
+hub download is laid out. Tests use tiny ones (LLaVA, BLIP, BLIP-2); the GPU benchmark uses LLaVA-1.5-7B's shape, whose
 serving cost depends on the architecture, not on the weight values."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     BertTokenizerFast,
+    Blip2Config,
+    Blip2ForConditionalGeneration,
+    Blip2Processor,
     BlipConfig,
     BlipForConditionalGeneration,
     BlipImageProcessor,
@@ -20,6 +23,7 @@ from transformers import (
     LlavaConfig,
     LlavaForConditionalGeneration,
     LlavaProcessor,
+    OPTConfig,
     PreTrainedTokenizerFast,
 )
 
@@ -134,4 +138,37 @@ def save_tiny_blip(folder: Path, seed: int = 0) -> Path:
     BlipProcessor(image_processor=BlipImageProcessor(size={"height": 30, "width": 30}), tokenizer=tokenizer).save_pretrained(
         folder
     )
+    return folder
+
+
+def save_tiny_blip2(folder: Path, seed: int = 0) -> Path:
+    """BLIP-2 (the design InstructBLIP and MiniGPT-4 share): a Q-Former's query tokens stand in for the
+    image in a decoder-only language model (OPT here), with no chat template."""
+    torch.manual_seed(seed)
+    tokenizer = byte_level_tokenizer()
+    tokenizer.image_token = "<image>"
+    layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    text = OPTConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        ffn_dim=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        word_embed_proj_dim=32,
+        max_position_embeddings=512,
+        init_std=0.5,  # the default 0.02 gives a model that repeats one token for every photo
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config = Blip2Config(
+        vision_config={**layers, "image_size": 30, "patch_size": 6},
+        qformer_config={**layers, "encoder_hidden_size": 32, "vocab_size": 100},
+        text_config=text.to_dict(),
+        num_query_tokens=4,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    Blip2ForConditionalGeneration(config).eval().save_pretrained(folder)
+    image_processor = BlipImageProcessor(size={"height": 30, "width": 30})
+    Blip2Processor(image_processor=image_processor, tokenizer=tokenizer, num_query_tokens=4).save_pretrained(folder)
     return folder
