@@ -180,3 +180,32 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
     assert answered == codes.count(200) and answered >= 1, log  # every admitted request was answered
     assert set(codes) == {200}, (codes, log)
     assert "Application shutdown complete" in log
+
+
+def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
+    """A tiny random LLaVA from a folder, static KV cache (warmed up before /ready), many clients at once."""
+    from altgen.model.random_models import save_random_llava
+
+    folder = save_random_llava(tmp_path / "tiny-llava")
+    flags = ["--model", str(folder), "--kv-cache", "static", "--max-batch-size", "4", "--max-batch-wait-ms", "20",
+             "--max-new-tokens", "6", "--long-max-new-tokens", "12"]
+    process, base = start_server(tmp_path / "server.log", *flags)
+    options = [{"lang": "en", "detail": "alt"}, {"lang": "ko", "detail": "long"}] * 4
+    photo = (photo_dir / "chelsea.jpg").read_bytes()
+
+    def describe(form: dict) -> tuple[int, str]:
+        response = requests.post(f"{base}/v1/describe", data=form, files={"images": ("c.jpg", photo)}, timeout=120)
+        return response.status_code, response.json()
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(describe, options))
+        metrics = requests.get(f"{base}/metrics").text
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert [status for status, _ in answers] == [200] * 8, answers
+    texts = [body["results"][0]["description"] for _, body in answers]
+    assert answers[0][1]["model"] == str(folder)
+    assert len(set(texts[0::2])) == 1 and len(set(texts[1::2])) == 1  # same photo, same options: same text
+    assert "altgen_batch_size_count" in metrics
