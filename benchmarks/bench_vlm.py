@@ -86,7 +86,13 @@ def main() -> None:
     few = photos[: max(4, args.photos // 32)]
     on_gpu = args.device.startswith("cuda")
     dtype = torch.bfloat16 if on_gpu else torch.float32
-    lengths = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, max_batch_size=args.batch_size)
+    # Both details get the same fixed length: the static cache is sized for the larger budget.
+    lengths = dict(
+        max_new_tokens=args.new_tokens,
+        long_max_new_tokens=args.new_tokens,
+        min_new_tokens=args.new_tokens,
+        max_batch_size=args.batch_size,
+    )
     with tempfile.TemporaryDirectory() as folder:
         save_random_llava(Path(folder), shape=args.shape, dtype=dtype)
         release(args.device)
@@ -118,6 +124,7 @@ def main() -> None:
             max_batch_size=args.batch_size,
             max_batch_wait_ms=args.wait_ms,
             max_new_tokens=args.new_tokens,
+            long_max_new_tokens=args.new_tokens,
             min_new_tokens=args.new_tokens,
             queue_capacity=max(256, 4 * max(args.clients)),
             request_timeout_s=600,
