@@ -9,7 +9,7 @@ In one run, on the same model, it measures:
   (c) a real `altgen serve` over HTTP with 1, 8, 32 and 64 concurrent clients.
 Prints a table with the issue's targets and writes benchmarks/results/vlm_<shape>_<device>.json.
 
-    python benchmarks/bench_vlm.py --device cuda:0 [--batch-size 64] [--new-tokens 64] [--wait-ms 10]
+    python benchmarks/bench_vlm.py --device cuda:0 [--batch-size 64] [--new-tokens 64] [--wait-ms 10] [--busy-wait-ms 0]
     python benchmarks/bench_vlm.py --shape tiny --device cpu --photos 16 --clients 1 4   # smoke test
 """
 
@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=256)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--wait-ms", type=float, default=10.0)
+    parser.add_argument("--busy-wait-ms", type=float, default=0.0)
     args = parser.parse_args()
 
     jpegs = sample_jpegs()
@@ -123,6 +124,7 @@ def main() -> None:
             devices=args.device,
             max_batch_size=args.batch_size,
             max_batch_wait_ms=args.wait_ms,
+            busy_batch_wait_ms=args.busy_wait_ms,
             max_new_tokens=args.new_tokens,
             long_max_new_tokens=args.new_tokens,
             min_new_tokens=args.new_tokens,
@@ -146,6 +148,7 @@ def main() -> None:
         "new_tokens": args.new_tokens,
         "batch_size": args.batch_size,
         "max_batch_wait_ms": args.wait_ms,
+        "busy_batch_wait_ms": args.busy_wait_ms,
         "static_cache_and_compiled_decode": on_gpu,
         "warm_up_s": warm_up_s,
         "sequential_eager_images_per_s": sequential,

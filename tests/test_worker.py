@@ -30,11 +30,14 @@ class RecordingModel:
         return [item.upper() for item in items]
 
 
-async def start(model, *, capacity=100, max_batch_size=4, max_wait_s=0.05, devices=("cpu",)):
+async def start(model, *, capacity=100, max_batch_size=4, max_wait_s=0.05, busy_wait_s=0.0, devices=("cpu",)):
     metrics = Metrics()
     queue = JobQueue(capacity, metrics)
     consumers = [
-        DeviceConsumer(d, d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s) for d in devices
+        DeviceConsumer(
+            d, d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s, busy_wait_s=busy_wait_s
+        )
+        for d in devices
     ]
     tasks = [asyncio.create_task(c.run_forever()) for c in consumers]
     return queue, metrics, consumers, tasks
@@ -91,6 +94,27 @@ async def test_lone_job_waits_no_longer_than_max_wait():
         await stop(consumers, tasks)
     assert elapsed < 1.0  # generous: a consumer that waited for a full batch would never return
     assert model.batches == [["solo"]]
+
+
+async def test_after_a_shared_batch_stragglers_join_until_they_stop_coming():
+    model = RecordingModel(delay_s=0.02)
+    queue, _metrics, consumers, tasks = await start(model, max_batch_size=16, max_wait_s=0.1, busy_wait_s=3.0)
+    try:
+        first = queue.submit(["a1", "a2"], far_deadline())  # a shared batch: the device counts as busy
+        await asyncio.gather(*(job.future for job in first))
+        # Clients coming back one by one, 40 ms apart: 0.28 s in all, longer than max_wait, so a quiet
+        # consumer would have started without the later ones.
+        stragglers = []
+        for i in range(8):
+            stragglers += queue.submit([f"b{i}"], far_deadline())
+            await asyncio.sleep(0.04)
+        last_arrival = time.perf_counter()
+        await asyncio.gather(*(job.future for job in stragglers))
+        waited = time.perf_counter() - last_arrival
+    finally:
+        await stop(consumers, tasks)
+    assert model.batches == [["a1", "a2"], [f"b{i}" for i in range(8)]]
+    assert waited < 1.5  # it started when they stopped coming, not at the 3 s cap
 
 
 async def test_failing_item_fails_only_its_own_job_and_consumer_survives():

@@ -87,6 +87,7 @@ class AltTextService:
                 self.metrics,
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_s=self.settings.max_batch_wait_ms / 1000,
+                busy_wait_s=self.settings.busy_batch_wait_ms / 1000,
                 max_batch_cost=self.settings.max_batch_pixels or float("inf"),
                 cost=pixel_count,
             )

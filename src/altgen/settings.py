@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         0, ge=0, description="Memory budget of one batch in pixels (after resizing); 0 = count limit only."
     )
     max_batch_wait_ms: float = Field(10.0, ge=0, le=10_000, description="How long a consumer waits for a batch to fill.")
+    busy_batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        le=10_000,
+        description="After a shared batch, wait up to this long for the clients just answered to come back, "
+        "starting once none has arrived for max_batch_wait_ms (0 = off).",
+    )
     queue_capacity: int = Field(256, ge=1, description="Most images waiting for a model; beyond it requests get 503.")
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one request; past it the answer is 504.")
 

@@ -117,6 +117,7 @@ class DeviceConsumer:
         max_wait_s: float,
         max_batch_cost: float = float("inf"),
         cost: Callable[[Any], float] = lambda _payload: 1.0,
+        busy_wait_s: float = 0.0,
     ):
         self.device = device
         self.name = name
@@ -125,6 +126,8 @@ class DeviceConsumer:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.busy_wait_s = busy_wait_s
+        self._last_batch_size = 0
         self.max_batch_cost = max_batch_cost
         self.cost = cost
         self._carried: Job | None = None  # taken from the queue but over the last batch's budget
@@ -153,17 +156,25 @@ class DeviceConsumer:
             if job.is_live(loop.time()):
                 batch.append(job)
         spent = self.cost(batch[0].payload)
-        fill_until = loop.time() + self.max_wait_s
+        # Quiet device: wait up to max_wait for company. Busy device (its last batch was shared): the
+        # clients it just answered are on their way back, so wait for them, up to busy_wait, and start
+        # once they stop coming (max_wait after the last arrival); otherwise closed-loop clients split
+        # into two half-size groups that take turns.
+        busy = self.busy_wait_s > self.max_wait_s and self._last_batch_size > 1
+        give_up = loop.time() + (self.busy_wait_s if busy else self.max_wait_s)
+        quiet_at = give_up
         while len(batch) < self.max_batch_size:
             job = self.queue.get_nowait()
             if job is None:
-                remaining = fill_until - loop.time()
+                remaining = min(give_up, quiet_at) - loop.time()
                 if remaining <= 0:
                     break
                 try:
                     job = await asyncio.wait_for(self.queue.get(), remaining)
                 except asyncio.TimeoutError:
                     break
+                if busy:
+                    quiet_at = loop.time() + self.max_wait_s
             if not job.is_live(loop.time()):
                 continue
             if spent + self.cost(job.payload) > self.max_batch_cost:
@@ -171,6 +182,7 @@ class DeviceConsumer:
                 break
             spent += self.cost(job.payload)
             batch.append(job)
+        self._last_batch_size = len(batch)
         return batch
 
     async def run_batch(self, batch: list[Job]) -> None:
