@@ -98,7 +98,7 @@ async def test_lone_job_waits_no_longer_than_max_wait():
 
 async def test_after_a_shared_batch_stragglers_join_until_they_stop_coming():
     model = RecordingModel(delay_s=0.02)
-    queue, _metrics, consumers, tasks = await start(model, max_batch_size=16, max_wait_s=0.1, busy_wait_s=3.0)
+    queue, _metrics, consumers, tasks = await start(model, max_batch_size=16, max_wait_s=0.2, busy_wait_s=3.0)
     try:
         first = queue.submit(["a1", "a2"], far_deadline())  # a shared batch: the device counts as busy
         await asyncio.gather(*(job.future for job in first))
