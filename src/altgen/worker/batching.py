@@ -1,8 +1,9 @@
 """Micro-batching: many requests' images share one model call per device.
 
 Requests put one ``Job`` per image on a shared bounded ``JobQueue``; each ``DeviceConsumer``
-takes up to ``max_batch_size`` live jobs (waiting at most ``max_wait_s`` for the batch to fill),
-runs the blocking model call in its own thread and resolves every job's future.
+takes up to ``max_batch_size`` live jobs (waiting at most ``max_wait_s`` for the batch to fill, or
+up to ``busy_wait_s`` while jobs keep arriving after a shared batch), runs the blocking model call
+in its own thread and resolves every job's future.
 """
 
 from __future__ import annotations
