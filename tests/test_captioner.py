@@ -96,3 +96,14 @@ def test_a_long_description_adds_the_photos_notable_property(captioner):
         "사진에 있을 수 있는 것: 삼각대. 흑백 사진.",
     ]
     assert captioner.caption([CaptionRequest(camera, "en", "alt")]) == ["Image may contain: a tripod."]
+
+
+def test_preprocessing_on_other_threads_gives_the_same_descriptions(captioner):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [Image.fromarray(skdata.astronaut()), Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.coffee())]
+    requests = [CaptionRequest(photo, "en", "long") for photo in photos] * 2
+    with ThreadPoolExecutor(3) as pool:  # face cascades and tensors made on three threads at once
+        preprocessed = list(pool.map(captioner.preprocess, requests))
+    assert preprocessed[0].features.faces == 1
+    assert captioner.caption(preprocessed) == captioner.caption(requests)

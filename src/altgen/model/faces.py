@@ -7,6 +7,8 @@ textures are where this detector's false positives live.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PIL import Image
 
@@ -14,13 +16,21 @@ WORKING_SIDE = 160  # detection runs on a small greyscale copy: faces that matte
 
 
 class FaceCounter:
+    """Safe to call from several threads: each thread gets its own cascade (they are cheap to load)."""
+
     def __init__(self, min_face_fraction: float = 0.2, min_neighbours: int = 3):
+        self.min_face_fraction = min_face_fraction
+        self.min_neighbours = min_neighbours
+        self._local = threading.local()
+
+    @property
+    def _cascade(self):
         from skimage.data import lbp_frontal_face_cascade_filename
         from skimage.feature import Cascade
 
-        self._cascade = Cascade(lbp_frontal_face_cascade_filename())
-        self.min_face_fraction = min_face_fraction
-        self.min_neighbours = min_neighbours
+        if not hasattr(self._local, "cascade"):
+            self._local.cascade = Cascade(lbp_frontal_face_cascade_filename())
+        return self._local.cascade
 
     def count(self, image: Image.Image) -> int:
         grey = image.convert("L")

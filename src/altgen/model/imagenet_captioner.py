@@ -30,6 +30,14 @@ PIXEL_STD = 128.0
 
 
 @dataclass(frozen=True)
+class PhotoFeatures:
+    """What the model thread needs of one photo, computed ahead on a request thread."""
+
+    pixels: torch.Tensor
+    faces: int
+
+
+@dataclass(frozen=True)
 class Claim:
     english: str
     korean: str
@@ -107,11 +115,16 @@ class ImageNetCaptioner:
         return torch.from_numpy(pixels).permute(2, 0, 1)
 
     def preprocess(self, request: CaptionRequest) -> CaptionRequest:
-        """The model's input tensor for one photo, made on a request thread before queueing."""
-        return replace(request, features=self._tensor(request.image))
+        """The input tensor and face count of one photo, made on a request thread before queueing."""
+        return replace(request, features=self._features(request))
+
+    def _features(self, request: CaptionRequest) -> PhotoFeatures:
+        if request.features is not None:
+            return request.features
+        return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0)
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
-        tensors = [self._tensor(r.image) if r.features is None else r.features for r in requests]
+        tensors = [self._features(request).pixels for request in requests]
         with torch.inference_mode():
             return self.model(torch.stack(tensors).to(self.device)).softmax(dim=-1).float().cpu().numpy()
 
@@ -148,7 +161,7 @@ class ImageNetCaptioner:
         photo's notable property (black-and-white, dark, its main colour) when it has one."""
         max_claims = self.max_claims[request.detail]
         claims = self.claims(probs, max_claims)
-        faces = self.faces.count(request.image) if self.faces else 0
+        faces = self._features(request).faces
         if faces:
             claims = [people_claim(faces), *claims][:max_claims]
         if not claims:
