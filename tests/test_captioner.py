@@ -98,9 +98,12 @@ def test_a_long_description_adds_the_photos_notable_property(captioner):
     assert captioner.caption([CaptionRequest(camera, "en", "alt")]) == ["Image may contain: a tripod."]
 
 
-def test_preprocessing_on_other_threads_gives_the_same_descriptions(captioner):
+def test_preprocessing_on_other_threads_gives_the_same_descriptions():
     from concurrent.futures import ThreadPoolExecutor
 
+    from altgen.model.imagenet_captioner import ImageNetCaptioner
+
+    captioner = ImageNetCaptioner(device="cpu", faces=FaceCounter())
     photos = [Image.fromarray(skdata.astronaut()), Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.coffee())]
     requests = [CaptionRequest(photo, "en", "long") for photo in photos] * 2
     with ThreadPoolExecutor(3) as pool:  # face cascades and tensors made on three threads at once
