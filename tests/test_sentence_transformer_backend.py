@@ -8,7 +8,12 @@ import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from sentence_transformers import SentenceTransformer, models  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+try:  # where the building blocks live since sentence-transformers 6
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+except ImportError:
+    from sentence_transformers.models import Pooling, Transformer
 from transformers import BertConfig, BertModel, BertTokenizerFast  # noqa: E402
 
 from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder  # noqa: E402
@@ -26,8 +31,9 @@ def tiny_model_dir(tmp_path_factory):
     )
     BertModel(config).save_pretrained(str(bert_dir))
     tokenizer.save_pretrained(str(bert_dir))
-    encoder = models.Transformer(str(bert_dir))
-    model = SentenceTransformer(modules=[encoder, models.Pooling(encoder.get_word_embedding_dimension(), "mean")])
+    encoder = Transformer(str(bert_dir))
+    dimension = getattr(encoder, "get_embedding_dimension", None) or encoder.get_word_embedding_dimension
+    model = SentenceTransformer(modules=[encoder, Pooling(dimension(), "mean")])
     saved = tmp_path_factory.mktemp("tiny-e5-sentence-model")
     model.save(str(saved))
     return saved
