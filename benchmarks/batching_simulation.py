@@ -22,9 +22,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
-
-from common import drive, free_port, sample_jpegs
+from common import drive, free_port, sample_jpegs, wait_until_ready
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -78,12 +76,7 @@ def measure(args: argparse.Namespace, wait_ms: float, busy_ms: float) -> list[di
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until_ready(server, base, timeout_s=120)
         jpegs = sample_jpegs()
         rows = []
         for clients in args.clients:

@@ -46,11 +46,17 @@ def start_server(ready_timeout_s: float = 120, **settings: object) -> tuple[subp
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    give_up = time.monotonic() + ready_timeout_s
+    wait_until_ready(process, base, ready_timeout_s)
+    return process, base
+
+
+def wait_until_ready(process: subprocess.Popen, base: str, timeout_s: float) -> None:
+    """Polls /ready until it answers 200; kills the server and raises if it exits or the time runs out."""
+    give_up = time.monotonic() + timeout_s
     while time.monotonic() < give_up and process.poll() is None:
         try:
             if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return process, base
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
