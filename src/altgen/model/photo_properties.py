@@ -27,7 +27,8 @@ def describe_properties(image: Image.Image, language: str = "en") -> str:
 
 def notable_property(image: Image.Image, language: str = "en") -> str | None:
     """Black-and-white, dark, or mostly one colour, as a sentence; None when none of these holds."""
-    small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.float32) / 255.0
+    thumbnail = image.convert("RGB").resize((64, 64))
+    small = np.asarray(thumbnail, dtype=np.float32) / 255.0
     spread = small.max(axis=2) - small.min(axis=2)  # saturation-like: 0 for greys
     brightness = small.mean(axis=2)
     if spread.mean() < 0.06:
@@ -40,7 +41,7 @@ def notable_property(image: Image.Image, language: str = "en") -> str | None:
         return "흑백 사진." if language == "ko" else "A black-and-white photo."
     if brightness.mean() < 0.2:
         return "어두운 사진." if language == "ko" else "A dark photo."
-    hsv = np.asarray(image.convert("RGB").resize((64, 64)).convert("HSV"), dtype=np.float32)
+    hsv = np.asarray(thumbnail.convert("HSV"), dtype=np.float32)
     colourful = hsv[..., 1] > 80
     if colourful.mean() > 0.4:
         hues = hsv[..., 0][colourful] * 360 / 255
