@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from PIL import Image
@@ -34,17 +35,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(ready_timeout_s: float = 120, **settings: object) -> tuple[subprocess.Popen, str]:
+def start_server(
+    ready_timeout_s: float = 120, log_path: Path | None = None, **settings: object
+) -> tuple[subprocess.Popen, str]:
     """Starts `altgen serve` on a free loopback port with ALTGEN_* settings; returns once /ready says so
-    (a compiled GPU model warms up before it is ready: give it a longer ``ready_timeout_s``)."""
+    (a compiled GPU model warms up before it is ready: give it a longer ``ready_timeout_s``). With
+    ``log_path`` its log (at info level) goes to that file, else nowhere."""
     port = free_port()
     env = {**os.environ, **{f"ALTGEN_{k.upper()}": str(v) for k, v in settings.items()}}
+    log = log_path.open("a") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "info" if log_path else "warning"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
+    if log_path:
+        log.close()  # the child holds its own copy
     base = f"http://127.0.0.1:{port}"
     wait_until_ready(process, base, ready_timeout_s)
     return process, base
@@ -60,8 +68,10 @@ def wait_until_ready(process: subprocess.Popen, base: str, timeout_s: float) -> 
         except httpx.TransportError:
             pass
         time.sleep(0.2)
+    code = process.poll()
     process.kill()
-    raise RuntimeError("server did not become ready")
+    raise RuntimeError(f"server exited with code {code} before it was ready" if code is not None
+                       else f"server not ready after {timeout_s:.0f} s")
 
 
 def stop_server(process: subprocess.Popen) -> None:

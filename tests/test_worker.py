@@ -117,6 +117,26 @@ async def test_after_a_shared_batch_stragglers_join_until_they_stop_coming():
     assert waited < 1.5  # it started when they stopped coming, not at the 3 s cap
 
 
+async def test_after_a_shared_batch_it_waits_for_as_many_photos_as_it_answered():
+    """Closed-loop clients: while batch A runs, group B queues; A's clients come back slower than
+    max_wait apart. The next batch still holds B and all of A (not B plus A's first one)."""
+    model = RecordingModel(delay_s=0.2)
+    queue, _metrics, consumers, tasks = await start(model, max_batch_size=8, max_wait_s=0.05, busy_wait_s=2.0)
+    try:
+        group_a = queue.submit([f"a{i}" for i in range(4)], far_deadline())
+        await asyncio.sleep(0.1)  # A is running
+        group_b = queue.submit([f"b{i}" for i in range(4)], far_deadline())
+        await asyncio.gather(*(job.future for job in group_a))
+        again = []
+        for i in range(4):
+            again += queue.submit([f"a{i}'"], far_deadline())
+            await asyncio.sleep(0.08)  # longer than max_wait between returning clients
+        await asyncio.gather(*(job.future for job in [*group_b, *again]))
+    finally:
+        await stop(consumers, tasks)
+    assert model.batches == [[f"a{i}" for i in range(4)], [*(f"b{i}" for i in range(4)), *(f"a{i}'" for i in range(4))]]
+
+
 async def test_failing_item_fails_only_its_own_job_and_consumer_survives():
     model = RecordingModel(fail_on="bad")
     queue, metrics, consumers, tasks = await start(model, max_batch_size=8, max_wait_s=0.05)

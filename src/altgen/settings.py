@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         200, ge=1, le=2048, description="Most tokens a vision-language model may generate for a long description."
     )
     long_text_max_chars: int = Field(800, ge=20, description="Longest long description kept, cut at a sentence boundary.")
+    load_format: Literal["auto", "dummy"] = Field(
+        "auto",
+        description="'dummy' builds the model from its folder's config with random weights straight on the device, "
+        "reading no weights (benchmarks of a real architecture's serving cost); 'auto' loads the weights.",
+    )
+    compiled_batch_sizes: str = Field(
+        "",
+        description="Batch sizes the static-cache decode step is compiled for at start-up, comma-separated; a batch "
+        "is padded up to the next one. Empty = powers of two up to max_batch_size. Fewer sizes start faster.",
+    )
     kv_cache: Literal["auto", "static", "dynamic"] = Field(
         "auto",
         description="KV cache of a vision-language model: 'static' compiles the decode step on GPUs "
@@ -96,12 +106,23 @@ class Settings(BaseSettings):
     halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
     min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
 
+    @field_validator("compiled_batch_sizes")
+    @classmethod
+    def _batch_sizes(cls, value: str) -> str:
+        for size in value.split(","):
+            if size.strip() and not (size.strip().isdigit() and 1 <= int(size) <= 1024):
+                raise ValueError(f"must be a comma-separated list of batch sizes from 1 to 1024, got {size.strip()!r}")
+        return value
+
     def resize_config(self) -> ResizeConfig:
         return ResizeConfig(halve_rate=self.halve_rate, min_size=self.min_size)
 
     def api_key_list(self) -> list[str]:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
         return [key.strip() for key in raw.split(",") if key.strip()]
+
+    def compiled_batch_size_list(self) -> list[int]:
+        return [int(size) for size in self.compiled_batch_sizes.split(",") if size.strip()]
 
     def device_list(self) -> list[str]:
         if self.devices.strip().lower() != "auto":

@@ -32,6 +32,8 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         min_new_tokens=settings.min_new_tokens,
         kv_cache=settings.kv_cache,
         max_batch_size=settings.max_batch_size,
+        compiled_batch_sizes=settings.compiled_batch_size_list(),
+        load_format=settings.load_format,
     )
 
 

@@ -1,6 +1,7 @@
 """Random-initialised vision-language models of real architectures, built offline and saved the way a
-hub download is laid out. Tests use tiny ones (LLaVA, BLIP, BLIP-2); the GPU benchmark uses LLaVA-1.5-7B's shape, whose
-serving cost depends on the architecture, not on the weight values."""
+hub download is laid out. Tests use tiny ones (LLaVA, BLIP, BLIP-2); the GPU check uses LLaVA-1.5-7B's shape (config
+and processor files only, built with random weights on the device), whose serving cost depends on the architecture,
+not on the weight values."""
 
 from __future__ import annotations
 
@@ -74,7 +75,11 @@ LLAVA_SHAPES = {
 }
 
 
-def save_random_llava(folder: Path, seed: int = 0, shape: str = "tiny", dtype: torch.dtype = torch.float32) -> Path:
+def save_random_llava(
+    folder: Path, seed: int = 0, shape: str = "tiny", dtype: torch.dtype = torch.float32, weights: bool = True
+) -> Path:
+    """A LLaVA folder of the given shape. Without ``weights`` only the config and processor files are
+    written: the model is then built with ``load_format = dummy`` (no multi-gigabyte weight files)."""
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer()
     image_token = tokenizer.convert_tokens_to_ids("<image>")
@@ -95,8 +100,6 @@ def save_random_llava(folder: Path, seed: int = 0, shape: str = "tiny", dtype: t
         vision_feature_layer=-1,
     )
     side = vision_shape["image_size"]
-    with torch.device("cuda" if shape != "tiny" and torch.cuda.is_available() else "cpu"):
-        model = LlavaForConditionalGeneration(config).to(dtype).eval()
     image_processor = CLIPImageProcessor(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
     processor = LlavaProcessor(
         image_processor=image_processor,
@@ -106,8 +109,13 @@ def save_random_llava(folder: Path, seed: int = 0, shape: str = "tiny", dtype: t
         num_additional_image_tokens=1,
         chat_template=CHAT_TEMPLATE,
     )
-    model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    if not weights:
+        config.save_pretrained(folder)
+        return folder
+    with torch.device("cuda" if shape != "tiny" and torch.cuda.is_available() else "cpu"):
+        model = LlavaForConditionalGeneration(config).to(dtype).eval()
+    model.save_pretrained(folder)
     return folder
 
 

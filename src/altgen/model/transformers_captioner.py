@@ -8,7 +8,9 @@ processor's own chat template, and every answer passes the alt-text cleanup.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
+import time
 from dataclasses import replace
 from typing import Mapping, Sequence
 
@@ -18,6 +20,8 @@ from transformers import BatchFeature
 
 from altgen.model.alt_text import clean_alt_text
 from altgen.model.base import CaptionRequest
+
+log = logging.getLogger(__name__)
 
 PROMPTS = {
     ("en", "alt"): (
@@ -67,12 +71,28 @@ def collate_left_padded(features: Sequence[Mapping[str, torch.Tensor]], pad_toke
     return BatchFeature(batch)
 
 
-def batch_buckets(max_batch_size: int) -> list[int]:
-    """Batch sizes a compiled static-cache decode step is built for: powers of two, then the cap."""
-    sizes = [1]
-    while sizes[-1] * 2 < max_batch_size:
-        sizes.append(sizes[-1] * 2)
-    return sorted({*sizes, max_batch_size})
+def batch_buckets(max_batch_size: int, chosen: Sequence[int] = ()) -> list[int]:
+    """Batch sizes a compiled static-cache decode step is built for: the chosen ones (default: powers of
+    two), never above the cap, and always the cap itself so that every batch has a bucket."""
+    sizes = list(chosen) or [2**power for power in range(max_batch_size.bit_length())]
+    return sorted({*(size for size in sizes if size < max_batch_size), max_batch_size})
+
+
+def load_model(name_or_path: str, dtype: torch.dtype, device: str, load_format: str) -> torch.nn.Module:
+    """The model in eval mode on ``device``. ``dummy`` reads only the config and builds random weights
+    directly on the device (seconds for 7B parameters on a GPU, no weight files needed)."""
+    from transformers import AutoConfig, AutoModelForImageTextToText, GenerationConfig
+
+    if load_format != "dummy":
+        return AutoModelForImageTextToText.from_pretrained(name_or_path, dtype=dtype).to(device).eval()
+    config = AutoConfig.from_pretrained(name_or_path)
+    with torch.device(device):
+        model = AutoModelForImageTextToText.from_config(config, dtype=dtype)
+    try:
+        model.generation_config = GenerationConfig.from_pretrained(name_or_path)
+    except OSError:  # no generation_config.json: keep the one derived from the model config
+        pass
+    return model.eval()
 
 
 class TransformersCaptioner:
@@ -88,8 +108,10 @@ class TransformersCaptioner:
         min_new_tokens: int = 0,
         kv_cache: str = "auto",
         max_batch_size: int = 64,
+        compiled_batch_sizes: Sequence[int] = (),
+        load_format: str = "auto",
     ):
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoProcessor
 
         self.name = name_or_path
         self.device = device
@@ -99,7 +121,7 @@ class TransformersCaptioner:
         # A static KV cache lets transformers compile the decode step (on GPUs); compiled shapes are
         # fixed, so batches are padded up to a few bucket sizes instead of compiling one per size.
         self.static_cache = kv_cache == "static" or (kv_cache == "auto" and device.startswith("cuda"))
-        self.buckets = batch_buckets(max_batch_size) if self.static_cache else []
+        self.buckets = batch_buckets(max_batch_size, compiled_batch_sizes) if self.static_cache else []
         self.processor = AutoProcessor.from_pretrained(name_or_path)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # generation continues from the right end of every row
@@ -110,11 +132,12 @@ class TransformersCaptioner:
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
             dtype = torch.float32
-        self.model = AutoModelForImageTextToText.from_pretrained(name_or_path, dtype=dtype).to(device).eval()
+        self.model = load_model(name_or_path, dtype, device, load_format)
         if self.static_cache:
             self.model.generation_config.cache_implementation = "static"
         self.prompts = {key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()}
         self._thread_local = threading.local()  # per-thread processor copies for preprocess()
+        self.warm_up_seconds: dict[int, float] = {}  # per bucket: compilation and CUDA graph capture
 
     def _render_prompt(self, instruction: str) -> str:
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
@@ -204,4 +227,7 @@ class TransformersCaptioner:
         )
         self.model.generation_config.max_cache_len = longest_prompt + max(self.new_tokens.values())
         for size in self.buckets:
+            started = time.perf_counter()
             self._generate([CaptionRequest(photo)] * size, max_new_tokens=3, min_new_tokens=3)
+            self.warm_up_seconds[size] = time.perf_counter() - started
+            log.info("%s on %s: batch size %d ready in %.1f s", self.name, self.device, size, self.warm_up_seconds[size])

@@ -151,19 +151,24 @@ class DeviceConsumer:
         (a job over the budget on its own still runs, alone); a job that does not fit opens the next batch."""
         loop = asyncio.get_running_loop()
         batch: list[Job] = []
+        arrived = 0  # jobs that came in while this batch was forming (not already queued)
         while not batch:
             job, self._carried = self._carried, None
-            job = job or await self.queue.get()
+            job = job or self.queue.get_nowait()
+            if job is None:
+                job = await self.queue.get()
+                arrived += 1
             if job.is_live(loop.time()):
                 batch.append(job)
         spent = self.cost(batch[0].payload)
         # Quiet device: wait up to max_wait for company. Busy device (its last batch was shared): the
-        # clients it just answered are on their way back, so wait for them, up to busy_wait, and start
-        # once they stop coming (max_wait after the last arrival); otherwise closed-loop clients split
-        # into two half-size groups that take turns.
+        # clients it just answered are on their way back, so wait, up to busy_wait, until as many photos
+        # as it answered have come in, then start once they stop coming (max_wait after the last one);
+        # otherwise closed-loop clients split into two half-size groups that take turns.
         busy = self.busy_wait_s > self.max_wait_s and self._last_batch_size > 1
+        expected = self._last_batch_size if busy else 0
         give_up = loop.time() + (self.busy_wait_s if busy else self.max_wait_s)
-        quiet_at = give_up
+        quiet_at = give_up if arrived < expected else loop.time() + self.max_wait_s
         while len(batch) < self.max_batch_size:
             job = self.queue.get_nowait()
             if job is None:
@@ -174,7 +179,8 @@ class DeviceConsumer:
                     job = await asyncio.wait_for(self.queue.get(), remaining)
                 except asyncio.TimeoutError:
                     break
-                if busy:
+                arrived += 1
+                if busy and arrived >= expected:
                     quiet_at = loop.time() + self.max_wait_s
             if not job.is_live(loop.time()):
                 continue
