@@ -337,7 +337,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=128, help="photos per throughput measurement")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--wait-ms", type=float, default=10.0)
-    parser.add_argument("--busy-wait-ms", type=float, nargs="+", default=[0.0, 200.0], help="one service run per value")
+    parser.add_argument("--busy-wait-ms", type=float, nargs="+", default=[0.0, 500.0], help="one service run per value")
     parser.add_argument("--buckets", default="1,64", help="batch sizes compiled (a deployment's default: powers of two)")
     parser.add_argument("--kv-cache", default="auto", choices=["auto", "static", "dynamic"], help="the service's setting")
     parser.add_argument("--budget-s", type=float, default=450, help="wall clock for all steps together")

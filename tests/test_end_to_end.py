@@ -209,3 +209,25 @@ def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
     assert answers[0][1]["model"] == str(folder)
     assert len(set(texts[0::2])) == 1 and len(set(texts[1::2])) == 1  # same photo, same options: same text
     assert "altgen_batch_size_count" in metrics
+
+
+def test_a_real_architecture_served_from_its_config_alone(photo_dir, tmp_path):
+    """load_format=dummy: config and processor files only, random weights built at start; only the chosen
+    batch sizes are compiled (warmed up) before /ready."""
+    from altgen.model.random_models import save_random_llava
+
+    folder = save_random_llava(tmp_path / "shape-only", weights=False)
+    flags = ["--model", str(folder), "--load-format", "dummy", "--kv-cache", "static", "--max-batch-size", "4",
+             "--compiled-batch-sizes", "2", "--max-new-tokens", "4", "--log-level", "info"]
+    process, base = start_server(tmp_path / "server.log", *flags)
+    try:
+        response = requests.post(f"{base}/getAltText", data={"Id": "i", "Hash": "c.jpg"},
+                                 files={"Image": ("c.jpg", (photo_dir / "chelsea.jpg").read_bytes())}, timeout=60)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert response.status_code == 200, response.text
+    [answer] = response.json()
+    assert answer["Hash"] == "c.jpg" and answer["Id"] == "i" and isinstance(answer["Description"], str)
+    log = (tmp_path / "server.log").read_text()
+    assert "batch size 2 ready" in log and "batch size 4 ready" in log and "batch size 1 ready" not in log, log

@@ -159,3 +159,38 @@ async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_lla
         registry = service.metrics.registry
         assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#0"}) >= 1
         assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#1"}) >= 1
+
+
+def test_chosen_compiled_batch_sizes_always_end_at_the_cap():
+    from altgen.model.transformers_captioner import batch_buckets
+
+    assert batch_buckets(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert batch_buckets(5) == [1, 2, 4, 5]
+    assert batch_buckets(64, [1, 64]) == [1, 64]
+    assert batch_buckets(8, [2, 16]) == [2, 8]  # above the cap is dropped; the cap always has a bucket
+
+
+def test_dummy_load_format_builds_random_weights_from_config_and_processor_files(tmp_path):
+    folder = save_random_llava(tmp_path / "shape-only", weights=False)
+    assert not list(folder.glob("*.safetensors")) and (folder / "config.json").exists()
+    with pytest.raises(OSError):  # the ordinary load needs weight files
+        TransformersCaptioner(str(folder), "cpu", load_format="auto")
+    captioner = TransformersCaptioner(str(folder), "cpu", max_new_tokens=5, min_new_tokens=5, load_format="dummy")
+    assert type(captioner.model).__name__ == "LlavaForConditionalGeneration"
+    assert captioner.model.config.text_config.hidden_size == 32
+    assert all(parameter.device.type == "cpu" and parameter.dtype == torch.float32 for parameter in captioner.model.parameters())
+    requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
+    assert [len(row) for row in captioner.generate_tokens(requests)] == [5, 5, 5]
+    assert captioner.generate_raw(requests) == [captioner.generate_raw([one])[0] for one in requests]
+
+
+def test_compiled_batch_sizes_setting_is_checked():
+    from pydantic import ValidationError
+
+    from altgen.settings import Settings
+
+    assert Settings(compiled_batch_sizes="1, 8,64").compiled_batch_size_list() == [1, 8, 64]
+    assert Settings().compiled_batch_size_list() == []
+    for bad in ("0", "a,b", "4,-1", "2000"):
+        with pytest.raises(ValidationError, match="compiled_batch_sizes"):
+            Settings(compiled_batch_sizes=bad)
