@@ -30,24 +30,65 @@ def labels(captioner, vector) -> list[str]:
     return [claim.english for claim in captioner.claims(vector)]
 
 
-def test_breeds_are_pooled_into_the_kind(captioner):
+def texts(captioner, vector) -> tuple[str, str]:
+    from altgen.model.imagenet_captioner import sentence
+
+    claims = captioner.claims(vector)
+    return sentence(claims, "en"), sentence(claims, "ko")
+
+
+def test_breeds_are_pooled_into_the_everyday_name(captioner):
     # No single breed is likely, but together they are surely a dog.
-    vector = probs(Great_Dane=0.3, Doberman=0.25, beagle=0.25)
+    vector = probs(Great_Dane=0.3, Doberman=0.3, beagle=0.25)
     assert labels(captioner, vector) == ["dog"]
 
 
-def test_a_confident_breed_is_still_called_by_its_kind(captioner):
-    assert labels(captioner, probs(tabby=0.9)) == ["cat"]
+@pytest.mark.parametrize(
+    ("classes", "name"),
+    [
+        ({"tabby": 0.9}, "cat"),
+        ({"Arabian_camel": 0.99}, "camel"),
+        ({"sorrel": 0.92}, "horse"),
+        ({"drake": 0.85}, "duck"),
+        ({"tusker": 0.5, "Indian_elephant": 0.3, "African_elephant": 0.18}, "elephant"),
+        ({"fox_squirrel": 1.0}, "squirrel"),
+        ({"hog": 0.9}, "pig"),
+        ({"ram": 0.9}, "sheep"),
+        ({"ox": 0.9}, "cow"),
+        ({"Eskimo_dog": 0.9}, "dog"),
+        ({"zebra": 0.89}, "zebra"),
+        ({"kite": 0.95}, "bird of prey"),
+    ],
+)
+def test_a_confident_class_is_said_by_the_name_people_use(captioner, classes, name):
+    # No list of "animal kinds" stands between a confident camel and the words "a camel".
+    assert labels(captioner, probs(**classes)) == [name]
 
 
-def test_unsure_kind_falls_back_to_the_broader_category(captioner):
-    vector = probs(Great_Dane=0.3, tabby=0.25, sorrel=0.2)  # some animal, unclear which
+def test_a_fairly_likely_name_is_visibly_hedged_in_both_languages(captioner):
+    vector = probs(koala=0.5, wombat=0.2, Madagascar_cat=0.1)
+    english, korean = texts(captioner, vector)
+    assert english == "Image may contain: an animal, possibly a koala, a wombat or a lemur."
+    assert korean == "사진에 있을 수 있는 것: 동물(코알라, 웜뱃 또는 여우원숭이일 수 있음)."
+    [claim] = captioner.claims(vector)
+    assert claim.hedged and claim.general.english == "animal"
+
+
+def test_a_hedged_object_without_a_confident_category_says_it_is_unsure(captioner):
+    english, korean = texts(captioner, probs(hourglass=0.33, perfume=0.02))
+    assert english == "Image may contain: possibly an hourglass."
+    assert korean == "사진에 있을 수 있는 것: 확실하지 않음: 모래시계일 수 있음."
+
+
+def test_unsure_names_fall_back_to_the_confident_broader_category(captioner):
+    vector = probs(Great_Dane=0.15, tabby=0.15, sorrel=0.15, zebra=0.15, ox=0.15, lion=0.15)  # some animal
     assert labels(captioner, vector) == ["animal"]
 
 
 def test_confident_objects_are_named_and_low_ones_are_not(captioner):
-    assert labels(captioner, probs(espresso=0.8)) == ["espresso"]
-    assert labels(captioner, probs(bobsled=0.2, football_helmet=0.18)) == []
+    assert labels(captioner, probs(espresso=0.9)) == ["espresso"]
+    assert labels(captioner, probs(bobsled=0.15, football_helmet=0.14)) == []
+    assert texts(captioner, probs(binoculars=0.95))[0] == "Image may contain: binoculars."
 
 
 def test_korean_words_follow_the_same_claims(captioner):
@@ -83,6 +124,8 @@ def test_every_class_has_korean_and_everyday_words():
     assert all(w.korean and w.english for w in WORDS)
     assert WORDS[index_of("porcupine or hedgehog")].korean == "고슴도치"
     assert WORDS[index_of("tabby")].categories[0] == "domestic cat"
+    assert WORDS[index_of("tabby")].basic == ("cat", "고양이")
+    assert WORDS[index_of("ladybug")].basic == ("ladybug", "무당벌레")
 
 
 def test_a_long_description_adds_the_photos_notable_property(captioner):

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from altgen.broader_words import BroaderWords
 from altgen.model.base import Embedder
 from altgen.glossary import Glossary
 from altgen.model.embedding_cache import CachedPassages
@@ -61,9 +62,13 @@ def description_core(description: str) -> str:
 @dataclass(frozen=True)
 class Ranked:
     index: int
-    score: float  # what orders the candidates; above the ranker's match threshold it is a match
+    score: float  # what orders the candidates
     relevance: float  # the encoders' part of the score: how far above a generic description it stands
+    shared_words: float = 0.0  # IDF weight of the words it shares with the request (broader words count half)
 
+
+# How far above match_threshold the encoders' relevance must be to match with no word in common.
+SURE_WITHOUT_SHARED_WORDS = 2.0
 
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset("a an the of with and in on at to for is are it its this that photo picture image pic".split())
@@ -114,6 +119,7 @@ class Ranker:
         background: Sequence[str],
         glossary: Glossary | None = None,
         *,
+        broader_words: BroaderWords | None = None,
         lexical_weight: float = 0.0,
         match_threshold: float = float("-inf"),
         cache_entries: int = 100_000,
@@ -122,6 +128,7 @@ class Ranker:
             raise ValueError("a ranker needs at least one embedder and a background of several descriptions")
         self.embedders = list(embedders)
         self.glossary = glossary
+        self.broader_words = broader_words
         self.lexical_weight = lexical_weight
         self.match_threshold = match_threshold
         self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
@@ -130,11 +137,28 @@ class Ranker:
         self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]
         # Per-description text work is cached like the embeddings, so re-sent candidates cost lookups only.
         self._description_core = lru_cache(maxsize=max(1, cache_entries))(description_core)
-        self._description_words = lru_cache(maxsize=max(1, cache_entries))(english_words)
+        self._description_words = lru_cache(maxsize=max(1, cache_entries))(self._words_and_broader)
 
     @property
     def name(self) -> str:
         return "+".join(e.name for e in self.embedders) + ("+glossary" if self.glossary else "")
+
+    def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
+        """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
+        words = english_words(text)
+        broader = english_words(" ".join(self.broader_words.of(text))) if self.broader_words else set()
+        return words, words | broader
+
+    def _shared_words(self, phrasings: list[str], passages: list[str]) -> np.ndarray:
+        """Words a candidate shares with the request, IDF-weighted over the candidates; a match through a
+        broader word (request "flower", description "a daisy"; or request "owl", description "a bird of
+        prey") counts half of a match on the word itself."""
+        query, query_broad = self._words_and_broader(" ".join(phrasings))
+        described = [self._description_words(p) for p in passages]
+        exact = lexical_scores(query, [words for words, _ in described])
+        if not self.broader_words:
+            return exact
+        return exact + 0.5 * lexical_scores(query_broad, [broad for _, broad in described])
 
     def phrasings(self, query: str) -> list[str]:
         request = request_core(query)
@@ -161,13 +185,17 @@ class Ranker:
         passages = [self._description_core(d) for d in descriptions]
         rows = [self._relevance(i, future.result(), passages) for i, future in enumerate(requests)]
         relevance = np.concatenate(rows, axis=1).mean(axis=1)
+        shared = self._shared_words(phrasings, passages)
         score = relevance
-        if self.lexical_weight and len(descriptions) > 1:
-            lexical = lexical_scores(english_words(" ".join(phrasings)), [self._description_words(p) for p in passages])
-            if lexical.any():
-                score = relevance + self.lexical_weight * _standardise(lexical)
+        if self.lexical_weight and len(descriptions) > 1 and shared.any():
+            score = relevance + self.lexical_weight * _standardise(shared)
         order = np.argsort(-score, kind="stable")
-        return [Ranked(int(i), float(score[i]), float(relevance[i])) for i in order]
+        return [Ranked(int(i), float(score[i]), float(relevance[i]), float(shared[i])) for i in order]
 
     def is_match(self, ranked: Ranked) -> bool:
-        return ranked.relevance >= self.match_threshold
+        """Relevant enough, and sharing at least one word (or a broader word) with the request, unless
+        the encoders alone are sure: a request for a piano shares no word with photos of animals,
+        however close e5 puts "piano" and "a cup"."""
+        if ranked.relevance >= self.match_threshold + SURE_WITHOUT_SHARED_WORDS:
+            return True
+        return ranked.relevance >= self.match_threshold and ranked.shared_words > 0

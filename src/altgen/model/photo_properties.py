@@ -31,11 +31,12 @@ def notable_property(image: Image.Image, language: str = "en") -> str | None:
     small = np.asarray(thumbnail, dtype=np.float32) / 255.0
     spread = small.max(axis=2) - small.min(axis=2)  # saturation-like: 0 for greys
     brightness = small.mean(axis=2)
-    if spread.mean() < 0.06:
-        dark = brightness.mean() < 0.25
-        points = dark and 0.002 < (brightness > 0.6).mean() < 0.1
-        if points:
-            return "많은 작은 빛점이 있는 어두운 사진." if language == "ko" else "A dark photo with many small points of light."
+    dark = brightness.mean() < 0.25
+    if spread.mean() < 0.06 and dark and 0.002 < (brightness > 0.6).mean() < 0.1:
+        return "많은 작은 빛점이 있는 어두운 사진." if language == "ko" else "A dark photo with many small points of light."
+    # Black-and-white only when (almost) no pixel has colour: a grey animal cut out on white, or a
+    # white rabbit, is still a colour photo.
+    if spread.mean() < 0.06 and np.percentile(spread, 99) < 0.05:
         if dark:
             return "어두운 흑백 사진." if language == "ko" else "A dark black-and-white photo."
         return "흑백 사진." if language == "ko" else "A black-and-white photo."

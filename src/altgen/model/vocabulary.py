@@ -95,8 +95,41 @@ THINGS: dict[str, tuple[str, str]] = {
 CATEGORIES = {**ANIMALS, **THINGS}
 KINDS = frozenset(ANIMALS)
 
+# Basic-level names: the words people use for a thing ("a camel", not "an Arabian camel" or "an
+# animal"). A class takes the nearest of these on its WordNet chain (itself first), else its own
+# name; probabilities are pooled over each name's classes, so 118 dog breeds speak as one "dog".
+GROUPS: dict[str, tuple[str, str]] = {
+    "dog": ("dog", "개"), "wolf": ("wolf", "늑대"), "fox": ("fox", "여우"), "domestic cat": ("cat", "고양이"),
+    "bear": ("bear", "곰"), "monkey": ("monkey", "원숭이"), "lemur": ("lemur", "여우원숭이"),
+    "elephant": ("elephant", "코끼리"), "horse": ("horse", "말"), "camel": ("camel", "낙타"),
+    "cattle": ("cow", "소"), "sheep": ("sheep", "양"), "goat": ("goat", "염소"), "antelope": ("antelope", "영양"),
+    "squirrel": ("squirrel", "다람쥐"), "leporid": ("rabbit", "토끼"), "kangaroo": ("kangaroo", "캥거루"),
+    "whale": ("whale", "고래"), "shark": ("shark", "상어"), "ray": ("ray", "가오리"), "spider": ("spider", "거미"),
+    "beetle": ("beetle", "딱정벌레"), "butterfly": ("butterfly", "나비"), "snake": ("snake", "뱀"),
+    "lizard": ("lizard", "도마뱀"), "turtle": ("turtle", "거북"), "frog": ("frog", "개구리"),
+    "salamander": ("salamander", "도롱뇽"), "crab": ("crab", "게"), "lobster": ("lobster", "바닷가재"),
+    "parrot": ("parrot", "앵무새"), "eagle": ("eagle", "독수리"), "owl": ("owl", "올빼미"), "duck": ("duck", "오리"),
+    "penguin": ("penguin", "펭귄"), "grouse": ("grouse", "뇌조"), "heron": ("heron", "왜가리"),
+    "stork": ("stork", "황새"), "shorebird": ("shorebird", "도요새"), "passerine": ("bird", "새"),
+    "swan": ("swan", "백조"), "crocodilian reptile": ("crocodile", "악어"), "fungus": ("mushroom", "버섯"),
+    "apple": ("apple", "사과"),
+}
+# Single classes whose own name is not what people say (or whose chain skips the everyday word).
+CLASS_GROUPS: dict[int, tuple[str, str]] = {
+    7: ("chicken", "닭"), 8: ("chicken", "닭"), 21: ("bird of prey", "맹금류"), 91: ("bird", "새"),
+    92: ("bird", "새"), 95: ("bird", "새"), 135: ("bird", "새"), 136: ("bird", "새"), 137: ("bird", "새"),
+    0: ("fish", "물고기"), 389: ("fish", "물고기"), 391: ("fish", "물고기"), 392: ("fish", "물고기"),
+    395: ("fish", "물고기"), 393: ("clownfish", "흰동가리"), 101: ("elephant", "코끼리"), 341: ("pig", "돼지"),
+    342: ("wild boar", "멧돼지"), 343: ("warthog", "혹멧돼지"), 346: ("water buffalo", "물소"), 349: ("sheep", "양"),
+    359: ("ferret", "페럿"), 358: ("weasel", "족제비"), 364: ("sloth", "나무늘보"), 387: ("red panda", "레서판다"),
+    388: ("panda", "판다"), 39: ("iguana", "이구아나"), 47: ("chameleon", "카멜레온"), 48: ("Komodo dragon", "코모도왕도마뱀"),
+    29: ("axolotl", "우파루파"), 69: ("trilobite", "삼엽충"), 70: ("harvestman", "장님거미"), 301: ("ladybug", "무당벌레"),
+    305: ("dung beetle", "쇠똥구리"), 104: ("kangaroo", "캥거루"), 145: ("penguin", "펭귄"), 334: ("porcupine or hedgehog", "고슴도치"),
+    296: ("polar bear", "북극곰"), 23: ("vulture", "대머리수리"), 369: ("gibbon", "긴팔원숭이"),
+    987: ("corn", "옥수수"), 998: ("corn", "옥수수"),
+}
 # Classes whose first WordNet lemma hides the everyday name people search for.
-LABEL_OVERRIDES = {334: "porcupine or hedgehog"}
+LABEL_OVERRIDES = {334: "porcupine or hedgehog", 393: "clownfish", 39: "iguana"}
 # Classes whose category would mislead (ImageNet's class 334 joins a rodent and a hedgehog).
 NO_CATEGORY = frozenset({334})
 
@@ -106,11 +139,18 @@ class ClassWords:
     english: str
     korean: str
     categories: tuple[str, ...]  # the CATEGORIES keys on its hypernym chain, nearest first
+    basic: tuple[str, str]  # the basic-level name (English, Korean) its probability is pooled under
+    chain: tuple[str, ...] = ()  # its WordNet hypernym chain, itself first
 
 
 def _read(name: str) -> list[list[str]]:
     text = resources.files("altgen.model").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return [line.split("\t") for line in text.splitlines()]
+
+
+def class_synonyms() -> list[list[str]]:
+    """Every English name WordNet gives each class ("ladybug, ladybeetle, lady beetle, ladybird, ...")."""
+    return [[name.strip() for name in row[2].split(",") if name.strip()] for row in _read("imagenet_classes.tsv")]
 
 
 def load_class_words() -> list[ClassWords]:
@@ -120,5 +160,7 @@ def load_class_words() -> list[ClassWords]:
     words = []
     for index, (lemma, ko, chain) in enumerate(zip(lemmas, korean, chains, strict=True)):
         categories = () if index in NO_CATEGORY else tuple(h for h in chain if h in CATEGORIES)
-        words.append(ClassWords(LABEL_OVERRIDES.get(index, lemma), ko, categories))
+        english = LABEL_OVERRIDES.get(index, lemma)
+        basic = CLASS_GROUPS.get(index) or next((GROUPS[node] for node in chain if node in GROUPS), (english, ko))
+        words.append(ClassWords(english, ko, categories, basic, tuple(chain)))
     return words

@@ -1,0 +1,56 @@
+"""What a named thing also is, so that a request and a description can meet on a broader word:
+a daisy is a flower, a camel an animal, a ladybug a beetle and an insect, an owl a bird of prey.
+
+Built from WordNet's hypernym chains of the ImageNet classes (the same data the embedded captioner
+names things from), so it covers the everyday objects and animals that photos show, whoever wrote
+the description (the default captioner or a vision-language model).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+# Chain nodes too abstract to help a search ("whole", "artifact", "organism", ...): only names
+# from this set, the basic-level names and the everyday categories are used as broader words.
+EVERYDAY_NODES = frozenset({
+    "animal", "mammal", "bird", "fish", "insect", "reptile", "amphibian", "invertebrate", "crustacean", "mollusk",
+    "spider", "beetle", "butterfly", "snake", "lizard", "turtle", "frog", "dog", "cat", "wolf", "fox", "bear",
+    "monkey", "ape", "primate", "rodent", "squirrel", "rabbit", "horse", "cattle", "sheep", "goat", "antelope",
+    "deer", "camel", "elephant", "whale", "shark", "ray", "eagle", "owl", "duck", "goose", "swan", "parrot",
+    "penguin", "heron", "stork", "chicken", "bird of prey", "big cat", "marsupial", "flower", "plant", "tree",
+    "fruit", "edible fruit", "vegetable", "fungus", "food", "dish", "beverage", "vehicle", "car", "truck", "bus",
+    "boat", "ship", "aircraft", "bicycle", "motorcycle", "train", "musical instrument", "furniture", "seat",
+    "table", "clothing", "footwear", "tool", "weapon", "container", "bottle", "ball", "toy", "building", "house",
+    "shop", "bridge", "fence", "mountain", "shore",
+})
+
+
+class BroaderWords:
+    """Names (a phrase each) with the broader words they imply."""
+
+    def __init__(self, broader: dict[str, set[str]]):
+        self._broader = {name.lower(): frozenset(w.lower() for w in words) for name, words in broader.items() if words}
+        names = sorted(self._broader, key=len, reverse=True)  # longest first: "bell pepper" before "pepper"
+        self._pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in names) + r")s?\b") if names else None
+
+    @classmethod
+    def from_chains(cls, entries: Iterable[tuple[Iterable[str], Iterable[str]]]) -> "BroaderWords":
+        """``entries``: (names of one thing, its broader words nearest first), e.g. (["ladybug",
+        "ladybird"], ["beetle", "insect", "animal"]). A name that several things share gets the broader
+        words of all of them."""
+        broader: dict[str, set[str]] = {}
+        for names, words in entries:
+            words = [w for w in words if w]
+            for name in names:
+                broader.setdefault(name, set()).update(w for w in words if w.lower() != name.lower())
+        return cls(broader)
+
+    def of(self, text: str) -> set[str]:
+        """The broader words implied by the things named in ``text`` (lower-case phrases)."""
+        if self._pattern is None:
+            return set()
+        found: set[str] = set()
+        for match in self._pattern.finditer(text.lower()):
+            found.update(self._broader[match.group(1)])
+        return found
