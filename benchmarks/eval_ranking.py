@@ -75,7 +75,7 @@ def main() -> None:
             print(f"  {lang}  {row}")
         no_match = results[setting]["no_match"]
         print(
-            f"  no-match flag at relevance < {no_match['threshold']}: answerable {no_match['answerable_flagged']:.3f}, "
+            f"  no-match flag (threshold {no_match['threshold']:g}, shared-word rule): answerable {no_match['answerable_flagged']:.3f}, "
             f"unanswerable {no_match['unanswerable_flagged']:.3f}"
         )
     RESULTS.parent.mkdir(exist_ok=True)

@@ -153,3 +153,31 @@ def test_preprocessing_on_other_threads_gives_the_same_descriptions():
         preprocessed = list(pool.map(captioner.preprocess, requests))
     assert preprocessed[0].features.faces == 1
     assert captioner.caption(preprocessed) == captioner.caption(requests)
+
+
+def test_a_guess_alone_is_followed_by_a_sure_property(captioner):
+    from altgen.model.imagenet_captioner import ImageNetCaptioner
+
+    blue = Image.new("RGB", (300, 120), (20, 60, 220))  # wide, and clearly blue
+    request = CaptionRequest(blue, "en")
+    probs = np.full(1000, 1e-6, dtype=np.float32)
+    probs[index_of("hourglass")] = 0.3
+    text = ImageNetCaptioner._describe(captioner, captioner.preprocess(request), probs)
+    assert text == "Image may contain: possibly an hourglass. A photo in mostly blue tones."
+
+
+def test_a_grey_subject_cut_out_on_white_is_not_called_black_and_white():
+    # A grey animal on white has a few coloured pixels (eyes, legs); a real black-and-white photo has none.
+    cut_out = Image.new("RGB", (64, 64), (255, 255, 255))
+    cut_out.paste((128, 128, 130), (8, 8, 56, 56))
+    cut_out.paste((200, 120, 90), (20, 20, 28, 28))
+    assert "black-and-white" not in describe_properties(cut_out, "en")
+    assert describe_properties(cut_out.convert("L").convert("RGB"), "en") == "A black-and-white photo."
+
+
+def test_both_views_of_any_shape_of_photo_reach_the_model(captioner):
+    for size in [(900, 120), (120, 900), (224, 224), (31, 17)]:
+        request = captioner.preprocess(CaptionRequest(Image.new("RGB", size, "green")))
+        assert tuple(request.features.pixels.shape) == (2, 3, 224, 224)
+    transparent = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
+    assert captioner.caption([CaptionRequest(transparent.convert("RGB"))])[0]

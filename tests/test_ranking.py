@@ -42,3 +42,50 @@ def test_request_and_description_wrapping_is_removed():
     assert request_core("사진") == "사진"  # nothing left: keep the request as it was
     assert description_core("Image may contain: a cat.") == "a cat."
     assert description_core("The image shows three penguins.") == "three penguins."
+
+
+SEARCH_BY_MEANING = [
+    "Image may contain: a daisy.",
+    "Image may contain: a ladybug.",
+    "Image may contain: a bird of prey.",
+    "Image may contain: a moped.",
+    "Image may contain: an espresso.",
+    "A black-and-white photo.",
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("yellow flower", 0),
+        ("노란 꽃 사진", 0),
+        ("a beetle", 1),
+        ("insect", 1),
+        ("the owl photo", 2),
+        ("a motorcycle", 3),
+    ],
+)
+def test_requests_match_descriptions_through_what_things_are(ranker, query, expected):
+    # A daisy is a flower, a ladybug a beetle and an insect, an owl a bird of prey, a moped a motorbike.
+    ranked = ranker.rank(query, SEARCH_BY_MEANING)
+    assert ranked[0].index == expected, [(SEARCH_BY_MEANING[r.index], round(r.score, 3)) for r in ranked]
+    assert ranked[0].shared_words > 0 and ranker.is_match(ranked[0])
+
+
+@pytest.mark.parametrize("query", ["a piano", "피아노 사진", "the Eiffel tower", "birthday cake"])
+def test_a_request_for_something_no_photo_shows_is_no_match(ranker, query):
+    animals = ["Image may contain: a camel.", "Image may contain: a zebra.", "Image may contain: a dog.",
+               "Image may contain: an animal, possibly a koala or a wombat."]
+    best = ranker.rank(query, animals)[0]
+    assert not ranker.is_match(best), (query, best)
+
+
+def test_broader_words_come_from_wordnet_chains():
+    from altgen.model.loading import imagenet_broader_words
+
+    broader = imagenet_broader_words()
+    assert {"flower", "plant"} <= broader.of("Image may contain: a daisy.")
+    assert {"beetle", "insect", "animal"} <= broader.of("A ladybug on a leaf")
+    assert {"bird of prey", "bird"} <= broader.of("an owl")
+    assert "vehicle" in broader.of("two red cars")
+    assert broader.of("A black-and-white photo.") == set()

@@ -68,7 +68,7 @@ class Ranked:
 
 
 # How far above match_threshold the encoders' relevance must be to match with no word in common.
-SURE_WITHOUT_SHARED_WORDS = 2.0
+SURE_WITHOUT_SHARED_WORDS = 3.0
 
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset("a an the of with and in on at to for is are it its this that photo picture image pic".split())

@@ -67,9 +67,9 @@ class Settings(BaseSettings):
     glossary: bool = Field(True, description="Also match Korean words through the packaged Korean-English photo glossary.")
     lexical_weight: float = Field(0.5, ge=0, description="Weight of exact-word overlap (IDF-weighted) beside the encoders' votes.")
     match_threshold: float = Field(
-        0.0,
+        -1.0,
         description="Least relevance (SDs above a generic description) for a candidate to count as a match; it "
-        "must also share a word with the request unless its relevance is 2 above this.",
+        "must also share a word with the request unless its relevance is 3 above this.",
     )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
     embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept per encoder (LRU).")
