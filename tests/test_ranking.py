@@ -89,3 +89,10 @@ def test_broader_words_come_from_wordnet_chains():
     assert {"bird of prey", "bird"} <= broader.of("an owl")
     assert "vehicle" in broader.of("two red cars")
     assert broader.of("A black-and-white photo.") == set()
+
+
+def test_a_misspelt_english_word_still_matches():
+    from altgen.ranking import corrected_typos
+
+    vocabulary = {"guitar", "espresso", "cat", "sushi"}
+    assert corrected_typos({"guitr", "expresso", "cta", "sushi"}, vocabulary) == {"guitar", "espresso"}

@@ -46,6 +46,10 @@ class BroaderWords:
                 broader.setdefault(name, set()).update(w for w in words if w.lower() != name.lower())
         return cls(broader)
 
+    def words(self) -> set[str]:
+        """Every single word of every name and broader word."""
+        return {word for name, broader in self._broader.items() for phrase in (name, *broader) for word in phrase.split()}
+
     def of(self, text: str) -> set[str]:
         """The broader words implied by the things named in ``text`` (lower-case phrases)."""
         if self._pattern is None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from altgen.broader_words import BroaderWords
 from altgen.model.base import Embedder
-from altgen.glossary import Glossary
+from altgen.glossary import Glossary, within_one_edit
 from altgen.model.embedding_cache import CachedPassages
 
 _SPACES = re.compile(r"\s+")
@@ -86,6 +86,17 @@ def english_words(text: str) -> set[str]:
     return words
 
 
+def corrected_typos(words: set[str], vocabulary: set[str]) -> set[str]:
+    """The candidates' words that a request word of five or more letters, found in no candidate,
+    misspells by one letter ("guitr" -> "guitar", "expresso" -> "espresso"). Pass only words that are
+    not known English words: "beach" is not a typo of "bench"."""
+    found = set()
+    for word in words - vocabulary:
+        if len(word) >= 5:
+            found.update(v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= 1 and within_one_edit(word, v))
+    return found
+
+
 def lexical_scores(query_words: set[str], description_words: Sequence[set[str]]) -> np.ndarray:
     """IDF-weighted overlap over this request's candidates: a word few descriptions share counts most."""
     count = len(description_words)
@@ -129,6 +140,11 @@ class Ranker:
         self.embedders = list(embedders)
         self.glossary = glossary
         self.broader_words = broader_words
+        # English words the ranker knows as words (never "corrected" as typos).
+        self._known_words = set().union(
+            *(english_words(text) for text in (glossary.entries.values() if glossary else ())),
+            broader_words.words() if broader_words else set(),
+        )
         self.lexical_weight = lexical_weight
         self.match_threshold = match_threshold
         self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
@@ -155,6 +171,8 @@ class Ranker:
         prey") counts half of a match on the word itself."""
         query, query_broad = self._words_and_broader(" ".join(phrasings))
         described = [self._description_words(p) for p in passages]
+        typos = corrected_typos(query - self._known_words, set().union(*(words for words, _ in described)))
+        query, query_broad = query | typos, query_broad | typos
         exact = lexical_scores(query, [words for words, _ in described])
         if not self.broader_words:
             return exact
