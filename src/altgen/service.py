@@ -19,7 +19,7 @@ from altgen.model.base import Captioner, CaptionRequest, Detail, Language
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
-from altgen.worker.batching import DeviceConsumer, JobQueue
+from altgen.worker.batching import ConsumerCrashed, DeviceConsumer, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class DeadlineExceeded(Exception):
 
 
 class ModelFailed(Exception):
-    """The model raised on a photo; only the request holding that photo gets this error."""
+    """The model raised on a photo; only the request holding that photo gets this error. Its message
+    names the photo, never the exception's own text (logged, with the request id)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ class AltTextService:
                 raise late
             if isinstance(outcome, BaseException):
                 log.error("model failed on %s: %r", image.name, outcome)
-                raise ModelFailed(f"the model could not describe '{image.name}' ({type(outcome).__name__}: {outcome})")
+                # Our own words (a crashed worker) may be told; a model's exception text stays in the log.
+                reason = f" ({outcome})" if isinstance(outcome, ConsumerCrashed) else ""
+                raise ModelFailed(f"the model could not describe '{image.name}'{reason}")
         return [
             Description(
                 image=image,
@@ -197,7 +200,7 @@ class AltTextService:
         for image, outcome in zip(images, outcomes):
             if isinstance(outcome, Exception):
                 log.error("pre-processing failed on %s: %r", image.name, outcome)
-                raise ModelFailed(f"the model could not read '{image.name}' ({type(outcome).__name__}: {outcome})")
+                raise ModelFailed(f"the model could not read '{image.name}'")
         return outcomes
 
     # ---- ranking ---------------------------------------------------------------------------

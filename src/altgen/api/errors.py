@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from altgen.api.middleware import request_id_var
 from altgen.images import ImageRejected
 from altgen.service import DeadlineExceeded, ModelFailed
 from altgen.worker.batching import QueueFull
@@ -51,7 +52,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ModelFailed)
     async def _model_failed(_request: Request, exc: ModelFailed) -> JSONResponse:
-        return error_response(500, str(exc))
+        request_id = request_id_var.get()
+        return error_response(500, f"{exc}; the details are logged under request id {request_id}", request_id=request_id)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        # json.loads of thousands of nested brackets, in a form field or a JSON body
+        return error_response(422, "the JSON is nested too deeply; send a flat list of objects")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,4 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        message = str(exc.detail)
+        if message == "There was an error parsing the body":  # FastAPI's words for a body it cannot read
+            message = "the request body could not be read as JSON (malformed, or nested too deeply)"
+        return error_response(exc.status_code, message, getattr(exc, "headers", None))

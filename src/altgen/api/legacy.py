@@ -1,4 +1,5 @@
-"""The old Flask service's five routes, with their exact request and response shapes (CONTRACT.md).
+"""The old Flask service's five routes, with their exact request and response shapes (the README's
+"Legacy API" section is the contract; tests/test_legacy_api.py and tests/test_end_to_end.py hold it).
 
 Thin adapters: each parses the old multipart form, calls the same core as the v1 API and
 re-shapes the answer. Errors are real 4xx/5xx codes whose JSON body still has an ``error`` key.
@@ -148,6 +149,8 @@ def _parse_pairs(raw: str) -> list[dict[str, Any]]:
         pairs = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ApiError(422, f"field 'data': not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise ApiError(422, "field 'data': the JSON is nested too deeply; send a flat list of objects") from None
     if not isinstance(pairs, list):
         raise ApiError(422, "field 'data': must be a JSON list of {\"Hash\", \"Description\"} objects")
     if not pairs:

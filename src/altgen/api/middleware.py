@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from altgen.metrics import Metrics
 
 access_log = logging.getLogger("altgen.access")
+log = logging.getLogger(__name__)
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -60,6 +61,15 @@ class RequestId:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:  # noqa: BLE001 - a bug must still answer JSON with the id, never a plain-text 500
+            log.exception("unhandled error")
+            if status:
+                raise  # the answer had started: nothing to replace it with
+            body = json.dumps({"error": f"internal error; the details are logged under request id {request_id}",
+                               "request_id": request_id}).encode()
+            await send_with_id({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
         finally:
             access_log.info(
                 json.dumps(

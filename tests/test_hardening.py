@@ -1,0 +1,65 @@
+"""Second hardening pass: inputs and failures that used to give plain-text 500s or raw exception text."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import metric
+
+
+def assert_json_error(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers.get("x-request-id")
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    return body
+
+
+async def test_deeply_nested_json_is_a_422_not_a_500(client):
+    nested = "[" * 5000 + "]" * 5000
+    response = await client.post("/getBestPictures", data={"userText": "cat", "data": nested})
+    assert "nested too deeply" in assert_json_error(response, 422)["error"]
+    response = await client.post(
+        "/v1/recommend", content=nested.encode(), headers={"content-type": "application/json"}
+    )
+    assert "nested too deeply" in assert_json_error(response, 400)["error"]
+
+
+async def test_a_failing_photo_names_the_photo_and_the_request_id_not_the_exception(make_client, photos):
+    class Broken:
+        name, device = "broken", "cpu"
+
+        def caption(self, requests):
+            raise RuntimeError("secret path /opt/model/weights.bin is corrupt")
+
+    async with make_client(captioner_factory=lambda _settings, _device: Broken()) as client:
+        response = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files={"Image": ("cat.jpg", photos["cat"])})
+    body = assert_json_error(response, 500)
+    assert "cat.jpg" in body["error"] and response.headers["x-request-id"] in body["error"]
+    assert "secret" not in response.text and "RuntimeError" not in response.text
+
+
+async def test_an_unexpected_bug_answers_json_with_the_request_id(make_client, captioner, caplog):
+    class BrokenRanker:
+        def rank(self, query, descriptions):
+            raise KeyError("internal detail")
+
+    async with make_client() as client:
+        client.app.state.service.ranker = BrokenRanker()
+        response = await client.post(
+            "/getBestPictures",
+            data={"userText": "cat", "data": json.dumps([{"Hash": "a", "Description": "a cat"}])},
+            headers={"X-Request-ID": "bug-1"},
+        )
+    body = assert_json_error(response, 500)
+    assert body["request_id"] == "bug-1" and "internal detail" not in response.text
+    assert any("unhandled error" in r.message for r in caplog.records)
+
+
+async def test_every_rejection_reason_is_exported_from_the_start(client):
+    text = (await client.get("/metrics")).text
+    for reason in ("queue_full", "deadline", "unauthorized", "forbidden", "too_large", "client_disconnected"):
+        assert f'altgen_requests_rejected_total{{reason="{reason}"}} 0.0' in text
+    assert metric(client, "altgen_images_total", outcome="error") == 0.0
+    assert 'altgen_images_total{outcome="error"} 0.0' in text
