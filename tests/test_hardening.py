@@ -63,3 +63,43 @@ async def test_every_rejection_reason_is_exported_from_the_start(client):
         assert f'altgen_requests_rejected_total{{reason="{reason}"}} 0.0' in text
     assert metric(client, "altgen_images_total", outcome="error") == 0.0
     assert 'altgen_images_total{outcome="error"} 0.0' in text
+
+
+async def test_config_takes_the_name_it_answers_with_and_refuses_what_it_does_not_know(client):
+    async def current():
+        return (await client.get("/config")).json()
+
+    response = await client.post("/config", data={"halve_rate": "0.25", "min_size": "20"})
+    assert response.json() == {"halve_rate": 0.25, "min_size": 20} == await current()
+
+    for form, words in [
+        ({"halve": "0.3", "size": "20"}, "'size'"),
+        ({"halve": "0.3", "halve_rate": "0.4"}, "'halve_rate'"),
+        ({"halve_rate": "2", "min_size": "20"}, "'halve_rate'"),
+        ({"halve": "", "min_size": "20"}, "'halve'"),
+    ]:
+        response = await client.post("/config", data=form)
+        assert words in assert_json_error(response, 422)["error"], form
+    response = await client.post("/config", json={"halve": 0.3, "min_size": 20})
+    assert "form" in assert_json_error(response, 415)["error"]
+    assert await current() == {"halve_rate": 0.25, "min_size": 20}  # no error changed anything
+
+    # A field left out takes the old service's default, as the old clients expect.
+    assert (await client.post("/config", data={"min_size": "30"})).json() == {"halve_rate": 0.5, "min_size": 30}
+    assert (await client.post("/config")).json() == {"halve_rate": 0.5, "min_size": 10}
+
+
+async def test_error_messages_say_what_to_fix(client, photos):
+    response = await client.post("/v1/recommend", content=b'{"query": "cat", "candidates": [}', headers={"content-type": "application/json"})
+    error = assert_json_error(response, 422)["error"]
+    assert "not valid JSON" in error and "character" in error and "field '" not in error
+
+    response = await client.post("/v1/recommend", data={"query": "cat"})
+    assert "application/json" in assert_json_error(response, 415)["error"]
+
+    pairs = json.dumps([{"Hash": "a", "Description": "a cat"}])
+    response = await client.post("/getBestPictures", data={"userText": "", "data": pairs})
+    assert "'userText': must not be empty" in assert_json_error(response, 422)["error"]
+
+    response = await client.post("/getAltText", data={"id": "i", "Hash": "h"}, files={"Image": ("c.jpg", photos["cat"])})
+    assert "received 'id': field names are case-sensitive" in assert_json_error(response, 422)["error"]

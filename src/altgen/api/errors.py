@@ -25,10 +25,36 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
-def _describe_validation_error(error: dict) -> str:
+def _describe_validation_error(error: dict, received: set[str]) -> str:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header")]
+    if error.get("type") == "json_invalid":  # its location is a character position, not a field
+        return f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'invalid')} at character {location[0] if location else '?'})"
     field = ".".join(location) or "request"
-    return f"field '{field}': {error.get('msg', 'invalid')}"
+    message = f"field '{field}': {error.get('msg', 'invalid')}"
+    if error.get("type") == "missing" and location:
+        if location[-1] in received:  # a form field sent empty is "missing" to the form parser
+            return f"field '{field}': must not be empty"
+        similar = sorted(name for name in received if name.lower() == location[-1].lower())
+        if similar:
+            message += f" (received '{similar[0]}': field names are case-sensitive)"
+    return message
+
+
+async def _received_fields(request: Request) -> set[str]:
+    """The form fields the request sent (the parsed form is cached by then), for better messages."""
+    if not request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return set()
+    try:
+        return set((await request.form()).keys())
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return set()
+
+
+def _wants_json_but_got(request: Request, errors: list[dict]) -> str | None:
+    """The content type of a form (or other) body sent to a route that takes a JSON object."""
+    content_type = request.headers.get("content-type", "").split(";")[0]
+    whole_body = any(tuple(e.get("loc", ())) == ("body",) for e in errors)
+    return content_type or "no content type" if whole_body and content_type != "application/json" else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -61,9 +87,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "the JSON is nested too deeply; send a flat list of objects")
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        message = "; ".join(_describe_validation_error(e) for e in errors)
+        sent = _wants_json_but_got(request, errors)
+        if sent:
+            return error_response(415, f"send a JSON object with Content-Type: application/json, not {sent}")
+        received = await _received_fields(request)
+        message = "; ".join(_describe_validation_error(e, received) for e in errors)
         details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
         return error_response(422, message, details=details)
 

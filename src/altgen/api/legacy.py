@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -196,17 +196,61 @@ async def read_config(request: Request) -> JSONResponse:
     return _resize_response(_service(request).resize)
 
 
+CONFIG_FIELDS = {"halve": "halve_rate", "halve_rate": "halve_rate", "min_size": "min_size"}
+CONFIG_BODY = {
+    "requestBody": {
+        "content": {
+            content_type: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "halve": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "Scale factor per side (default 0.5)."},
+                        "halve_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "Same as halve: the name GET /config answers with."},
+                        "min_size": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "Smallest side in pixels (default 10)."},
+                    },
+                    "additionalProperties": False,
+                }
+            }
+            for content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        }
+    }
+}
+
+
 @router.post(
     "/config",
     summary="Change the photo shrink settings (legacy)",
+    description="Form fields `halve` (or `halve_rate`) and `min_size`; a field left out takes its default "
+    "(0.5 and 10), as the old service did. Any error changes nothing.",
+    openapi_extra=CONFIG_BODY,
     responses={200: {"content": {"application/json": {"example": {"halve_rate": 0.5, "min_size": 10}}}}},
 )
-async def write_config(
-    request: Request,
-    halve: Annotated[float, Form(gt=0, le=1, allow_inf_nan=False, description="Scale factor per side.")] = 0.5,
-    min_size: Annotated[int, Form(ge=1, le=4096, description="Smallest side in pixels.")] = 10,
-) -> JSONResponse:
-    # Both values are validated before the handler runs, so an invalid pair changes nothing.
-    config = ResizeConfig(halve_rate=halve, min_size=min_size)
+async def write_config(request: Request) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if body and not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        raise ApiError(
+            415, "send /config as form fields (application/x-www-form-urlencoded or multipart/form-data): "
+            "halve=<0..1>&min_size=<1..4096>, not " + (content_type.split(";")[0] or "a body without a content type")
+        )
+    form = await request.form() if body else {}
+    unknown = sorted(set(form.keys()) - set(CONFIG_FIELDS))
+    if unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        raise ApiError(422, f"unknown field(s) {names}: /config takes 'halve' (or 'halve_rate') and 'min_size'")
+    values: dict[str, Any] = {}
+    for field, setting in CONFIG_FIELDS.items():
+        for value in form.getlist(field) if form else []:
+            if not isinstance(value, str):
+                raise ApiError(422, f"field '{field}': must be a number, not a file")
+            if setting in values and values[setting][1] != value:
+                raise ApiError(422, f"field '{field}': gives another value than '{values[setting][0]}'; send one of them")
+            values[setting] = (field, value)
+    try:  # both values are checked before anything changes
+        config = ResizeConfig(**{setting: value for setting, (_field, value) in values.items()})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = values.get(error["loc"][0], (error["loc"][0], None))[0]
+        raise ApiError(422, f"field '{field}': {error['msg']}") from None
     _service(request).resize = config  # swapped whole
     return _resize_response(config)
