@@ -103,3 +103,19 @@ async def test_error_messages_say_what_to_fix(client, photos):
 
     response = await client.post("/getAltText", data={"id": "i", "Hash": "h"}, files={"Image": ("c.jpg", photos["cat"])})
     assert "received 'id': field names are case-sensitive" in assert_json_error(response, 422)["error"]
+
+
+async def test_form_limits_agree_with_the_service_limits_and_answer_413(client, photos):
+    # 8,000 candidates of ~120 characters are ~1.2 MB in one field: over the form parser's default
+    # 1 MB, within max_candidates; same text for all, so the encoder runs once.
+    pairs = json.dumps([{"Hash": f"h{i}", "Description": "Image may contain: a cat. " + "x" * 95} for i in range(8000)])
+    response = await client.post("/getBestPictures", files={"userText": (None, "a cat"), "data": (None, pairs)})
+    assert response.status_code == 200 and response.json() == "h0", response.text[:200]
+
+    response = await client.post("/getAltText", files={"Id": (None, "i" * (1024 * 1024 + 1)), "Hash": (None, "h"),
+                                                       "Image": ("c.jpg", photos["cat"])})
+    assert "text field is too large" in assert_json_error(response, 413)["error"]
+    response = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files={"Image": ("a" * 10_000 + ".jpg", photos["cat"])})
+    assert "file name" in assert_json_error(response, 413)["error"]
+    response = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files=[("Image", ("a.jpg", b"x"))] * 1001)
+    assert "Too many files" in assert_json_error(response, 413)["error"]

@@ -57,6 +57,20 @@ def _wants_json_but_got(request: Request, errors: list[dict]) -> str | None:
     return content_type or "no content type" if whole_body and content_type != "application/json" else None
 
 
+def _form_limit(exc: StarletteHTTPException) -> tuple[int, str] | None:
+    """A form that broke one of the form parser's limits: 413, saying which limit (its 400 says little)."""
+    detail, causes, cause = str(exc.detail), [], exc
+    while (cause := cause.__cause__ or cause.__context__) is not None and len(causes) < 10:
+        causes.append(str(cause))
+    if any("Maximum header size exceeded" in text for text in causes):
+        return 413, "a part's header (such as a file name) is longer than the form parser's 4 KB limit"
+    if detail.startswith(("Part exceeded maximum size", "Field exceeded maximum size")):
+        return 413, f"a text field is too large: {detail} (only 'data' of /getBestPictures may be larger, up to 64 MB)"
+    if detail.startswith(("Too many files", "Too many fields")):
+        return 413, detail
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -99,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = str(exc.detail)
+        status, message = _form_limit(exc) or (exc.status_code, str(exc.detail))
         if message == "There was an error parsing the body":  # FastAPI's words for a body it cannot read
             message = "the request body could not be read as JSON (malformed, or nested too deeply)"
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+        return error_response(status, message, getattr(exc, "headers", None))

@@ -164,9 +164,15 @@ def _parse_pairs(raw: str) -> list[dict[str, Any]]:
     return pairs
 
 
+# The form parser allows 1 MB per text field by default; 'data' carries up to max_candidates descriptions
+# (10,000 by default), so its limit is raised to what the body limit and max_candidates really allow.
+BEST_PICTURES_FIELD_BYTES = 64 * 1024 * 1024
+
+
 @router.post(
     "/getBestPictures",
     summary="Pick the photo whose description best matches a request (legacy)",
+    form_limits={"max_part_size": BEST_PICTURES_FIELD_BYTES},
     responses={200: {"content": {"application/json": {"example": "hedgehog.jpg"}}}},
 )
 async def get_best_pictures(
