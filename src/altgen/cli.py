@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -11,9 +12,19 @@ from pathlib import Path
 from altgen.settings import Settings
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+# The settings that change what `altgen describe` does (the rest only concern the HTTP server).
+DESCRIBE_SETTINGS = (
+    "model", "devices", "torch_threads", "load_format", "kv_cache", "compiled_batch_sizes", "max_batch_size",
+    "max_new_tokens", "long_max_new_tokens", "alt_text_max_chars", "long_text_max_chars", "halve_rate", "min_size",
+    "max_file_bytes", "max_image_pixels", "log_level",
+)
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
     """One flag per setting (``--max-batch-size`` for ``ALTGEN_MAX_BATCH_SIZE``); a flag beats the env var."""
     for name, field in Settings.model_fields.items():
+        if names is not None and name not in names:
+            continue
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
@@ -24,7 +35,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {name: getattr(args, name) for name in Settings.model_fields if getattr(args, name) is not None}
+    overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
+    overrides = {name: value for name, value in overrides.items() if value is not None}
     return Settings(**overrides)
 
 
@@ -45,23 +57,44 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-async def _describe(settings: Settings, paths: list[Path], language: str, detail: str) -> int:
+async def _describe(settings: Settings, paths: list[Path], language: str, detail: str, as_json: bool) -> int:
+    """Descriptions on stdout (one line, or one JSON object, per photo); everything else on stderr.
+    Files are checked before the model loads, so a typo is reported at once."""
     from altgen.images import ImageRejected
     from altgen.service import AltTextService
 
+    failures = 0
+
+    def report(path: Path, text: str | None = None, error: str | None = None) -> None:
+        nonlocal failures
+        if error is not None:
+            failures += 1
+            print(f"{path}: error: {error}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"file": str(path), "description": text, "error": error}, ensure_ascii=False))
+        elif text is not None:
+            print(f"{path.name}: {text}")
+
+    readable = []
+    for path in paths:
+        try:
+            readable.append((path, path.read_bytes()))
+        except OSError as exc:
+            report(path, error=exc.strerror or str(exc))
+    if not readable:
+        return 1
     service = AltTextService(settings)
     await service.start()
-    failures = 0
     try:
         prepared = []
-        for path in paths:
+        for path, data in readable:
             try:
-                prepared.append(await service.prepare(path.name, path.read_bytes()))
-            except (OSError, ImageRejected) as exc:
-                print(f"{path}: error: {exc}", file=sys.stderr)
-                failures += 1
-        for item in await service.describe(prepared, language, detail) if prepared else []:
-            print(f"{item.image.name}: {item.text}")
+                prepared.append((path, await service.prepare(path.name, data)))
+            except ImageRejected as exc:
+                report(path, error=str(exc))
+        described = await service.describe([image for _, image in prepared], language, detail) if prepared else []
+        for (path, _image), item in zip(prepared, described):
+            report(path, item.text)
     finally:
         await service.stop()
     return 1 if failures else 0
@@ -81,13 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP service (port 8890 by default)")
     _add_setting_flags(serve)
-    describe = commands.add_parser("describe", help="print a description of each photo")
+    describe = commands.add_parser(
+        "describe", help="print a description of each photo", description="Print a description of each photo on stdout."
+    )
     describe.add_argument("photos", nargs="+", type=Path)
     describe.add_argument("--lang", choices=["en", "ko"], default="en", help="language of the descriptions")
     describe.add_argument(
         "--detail", choices=["alt", "long"], default="alt", help="alt: one or two sentences; long: a fuller description"
     )
-    _add_setting_flags(describe)
+    describe.add_argument("--json", action="store_true", help="one JSON object per photo: file, description, error")
+    _add_setting_flags(describe, DESCRIBE_SETTINGS)
     args = parser.parse_args(argv)
 
     try:
@@ -97,4 +133,4 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
-    return asyncio.run(_describe(settings, args.photos, args.lang, args.detail))
+    return asyncio.run(_describe(settings, args.photos, args.lang, args.detail, args.json))

