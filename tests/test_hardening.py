@@ -119,3 +119,31 @@ async def test_form_limits_agree_with_the_service_limits_and_answer_413(client, 
     assert "file name" in assert_json_error(response, 413)["error"]
     response = await client.post("/getAltText", data={"Id": "i", "Hash": "h"}, files=[("Image", ("a.jpg", b"x"))] * 1001)
     assert "Too many files" in assert_json_error(response, 413)["error"]
+
+
+async def test_decoding_counts_against_the_deadline_and_does_not_hold_up_small_photos(make_client, photos, tmp_path):
+    import asyncio
+    import io
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.zeros((7000, 7000), dtype=np.uint16)
+    pixels[1000:2000, 1000:2000] = 40000
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")  # 95 KB, 49 million 16-bit pixels, ~0.5 s to decode
+    huge = buffer.getvalue()
+    async with make_client(request_timeout_s=1.5, max_files_per_request=16) as client:
+        files = [(f"Image{i}", (f"huge{i}.png", huge)) for i in range(16)]
+        started = time.monotonic()
+        big = asyncio.create_task(client.post("/getAltTexts", data={"Id": "i", "Hash": [str(i) for i in range(16)]}, files=files))
+        await asyncio.sleep(0.3)
+        small_started = time.monotonic()
+        small = await client.post("/getAltText", data={"Id": "i", "Hash": "c"}, files={"Image": ("c.jpg", photos["cat"])})
+        small_s = time.monotonic() - small_started
+        response = await big
+        big_s = time.monotonic() - started
+    assert small.status_code == 200 and small_s < 1.5, small_s
+    assert "deadline" in assert_json_error(response, 504)["error"]
+    assert big_s < 3.5, big_s  # the deadline, plus at most the decodes already running

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from altgen.settings import ResizeConfig
 
+ORIENTATION = 0x0112  # the EXIF tag
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
 
 
@@ -50,12 +51,24 @@ def scaled_size(width: int, height: int, config: ResizeConfig) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
+    """16/32-bit greyscale scaled to 8 bits (PIL's convert("L") clips instead of scaling), a band of
+    rows at a time so that memory stays near one 8-bit copy, not a float64 one (8 bytes a pixel)."""
+    low, high = image.getextrema()
+    peak = 65535.0 if image.mode.startswith("I;16") or high > 255 else 255.0
+    width, height = image.size
+    out = np.empty((height, width), dtype=np.uint8)
+    rows = max(1, 4_000_000 // max(1, width))
+    for top in range(0, height, rows):
+        band = np.asarray(image.crop((0, top, width, min(height, top + rows))), dtype=np.float32)
+        out[top : top + band.shape[0]] = np.clip(band * np.float32(255.0 / peak), 0, 255)
+    return Image.fromarray(out)
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """8-bit greyscale ("L") or RGB; greyscale stays one channel until after the resize (a third of the memory)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit greyscale: PIL's convert("L") clips instead of scaling.
-        values = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(values * (255.0 / peak), 0, 255).astype(np.uint8))
+        image = _sixteen_bit_to_8(image)
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -64,18 +77,24 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
-def prepare_image(
-    data: bytes,
-    name: str,
-    config: ResizeConfig,
-    *,
-    max_bytes: int,
-    max_pixels: int,
-) -> PreparedImage:
-    """Check one upload and return it as an RGB photo resized by the /config rule."""
+@dataclass(frozen=True)
+class OpenedImage:
+    """A checked upload whose header has been read but whose pixels are not decoded yet."""
+
+    name: str
+    data: bytes
+    image: Image.Image
+
+    @property
+    def pixels(self) -> int:
+        return self.image.width * self.image.height
+
+
+def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> OpenedImage:
+    """Reads one upload's header and checks it (size, format, pixel count) before any decoding."""
     if not data:
         raise ImageRejected(name, "the file is empty (0 bytes)", status=422)
     if len(data) > max_bytes:
@@ -101,19 +120,32 @@ def prepare_image(
         raise ImageRejected(
             name, f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels", status=413
         )
+    return OpenedImage(name, data, image)
+
+
+def finish_image(opened: OpenedImage, config: ResizeConfig) -> PreparedImage:
+    """Decodes a checked upload into an RGB photo resized by the /config rule."""
+    image, name = opened.image, opened.name
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
         image.load()
-        image = ImageOps.exif_transpose(image)
-        rgb = _to_rgb(image)
+        if image.getexif().get(ORIENTATION, 1) != 1:  # exif_transpose copies even an upright photo
+            image = ImageOps.exif_transpose(image)
+        decoded = _to_8_bit(image)
     except Exception as exc:  # noqa: BLE001 - likewise for damaged pixel data
         raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
-    target = scaled_size(*rgb.size, config)
-    if target != rgb.size:
-        rgb = rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    target = scaled_size(*decoded.size, config)
+    if target != decoded.size:
+        decoded = decoded.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    rgb = decoded if decoded.mode == "RGB" else decoded.convert("RGB")
     return PreparedImage(
         name=name,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(opened.data).hexdigest(),
         original_size=image.size,
         image=rgb,
     )
+
+
+def prepare_image(data: bytes, name: str, config: ResizeConfig, *, max_bytes: int, max_pixels: int) -> PreparedImage:
+    """Check one upload and return it as an RGB photo resized by the /config rule."""
+    return finish_image(open_image(data, name, max_bytes=max_bytes, max_pixels=max_pixels), config)

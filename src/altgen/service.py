@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from altgen.images import PreparedImage, prepare_image
+from altgen.images import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
 from altgen.model.base import Captioner, CaptionRequest, Detail, Language
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
 from altgen.worker.batching import ConsumerCrashed, DeviceConsumer, JobQueue
+from altgen.worker.decode_budget import PixelBudget
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class AltTextService:
         # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
         self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        # Two of the largest accepted photos may decode at once; smaller ones share the same budget.
+        self._decode_budget = PixelBudget(2 * settings.max_image_pixels)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,32 +138,45 @@ class AltTextService:
 
     # ---- describing ------------------------------------------------------------------------
     async def prepare(self, name: str, data: bytes, resize: ResizeConfig | None = None) -> PreparedImage:
+        """Checks the header, then decodes within the pixel budget: a decode's pixels are given back when
+        its thread finishes, even if its request gave up meanwhile."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        settings = self.settings
+        opened = await loop.run_in_executor(
             self._image_pool,
-            lambda: prepare_image(
-                data,
-                name,
-                resize or self.resize,
-                max_bytes=self.settings.max_file_bytes,
-                max_pixels=self.settings.max_image_pixels,
-            ),
+            lambda: open_image(data, name, max_bytes=settings.max_file_bytes, max_pixels=settings.max_image_pixels),
         )
+        taken = await self._decode_budget.take(opened.pixels)
+        decoding = self._image_pool.submit(finish_image, opened, resize or self.resize)
+        decoding.add_done_callback(lambda _done: self._on_loop(loop, self._decode_budget.give_back, taken))
+        return await asyncio.wrap_future(decoding)
+
+    @staticmethod
+    def _on_loop(loop: asyncio.AbstractEventLoop, function: Callable, *args: object) -> None:
+        """Runs ``function`` on the event loop from another thread, unless the loop has shut down."""
+        with contextlib.suppress(RuntimeError):  # a decode that outlived the service
+            loop.call_soon_threadsafe(function, *args)
 
     async def describe(
-        self, images: Sequence[PreparedImage], language: Language = "en", detail: Detail = "alt"
+        self,
+        images: Sequence[PreparedImage],
+        language: Language = "en",
+        detail: Detail = "alt",
+        timeout_s: float | None = None,
     ) -> list[Description]:
-        """Queue every image as its own job (so it batches with other requests) and wait for all."""
+        """Queue every image as its own job (so it batches with other requests) and wait for all, at
+        most ``timeout_s`` (default: the request deadline; less when decoding used part of it)."""
         assert self.queue is not None, "service not started"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.request_timeout_s
+        timeout_s = self.settings.request_timeout_s if timeout_s is None else max(0.0, timeout_s)
+        deadline = loop.time() + timeout_s
         requests = await self._preprocess([CaptionRequest(image.image, language, detail) for image in images], images)
         jobs = self.queue.submit(requests, deadline)
         futures = [job.future for job in jobs]
         late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
         try:
             outcomes = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), self.settings.request_timeout_s
+                asyncio.gather(*futures, return_exceptions=True), timeout_s
             )
         except (asyncio.TimeoutError, TimeoutError):
             raise late from None

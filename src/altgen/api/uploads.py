@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from altgen.api.errors import ApiError
 from altgen.images import ImageRejected
 from altgen.model.base import Detail, Language
-from altgen.service import AltTextService, Description
+from altgen.service import AltTextService, DeadlineExceeded, Description
 from altgen.worker.batching import QueueFull
 
 
@@ -42,12 +42,22 @@ async def describe_uploads(
     if len(uploads) > free:
         raise QueueFull(len(uploads), free, retry_after_s=1)
 
+    # The deadline covers decoding too: a request of many huge photos answers 504 on time, and its
+    # photos still waiting for the decode budget are never decoded.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.request_timeout_s
     resize = service.resize  # one rule for every photo of this request, even if /config changes meanwhile
     contents = [await upload.read() for _label, upload in uploads]
-    prepared = await asyncio.gather(
-        *(service.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
-        return_exceptions=True,
-    )
+    try:
+        prepared = await asyncio.wait_for(
+            asyncio.gather(
+                *(service.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
+                return_exceptions=True,
+            ),
+            settings.request_timeout_s,
+        )
+    except (asyncio.TimeoutError, TimeoutError):
+        raise DeadlineExceeded(f"no answer within the {settings.request_timeout_s:g} s deadline (decoding the photos)") from None
     rejected = [p for p in prepared if isinstance(p, ImageRejected)]
     if len(rejected) == 1:
         raise rejected[0]
@@ -56,4 +66,4 @@ async def describe_uploads(
     for outcome in prepared:
         if isinstance(outcome, BaseException):
             raise outcome
-    return await service.describe(prepared, language, detail)
+    return await service.describe(prepared, language, detail, timeout_s=deadline - loop.time())
