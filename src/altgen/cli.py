@@ -44,9 +44,12 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from altgen.api.app import create_app
+    from altgen.api.connections import AcceptErrorsOncePerMinute, guarded_protocol
 
+    logging.getLogger("asyncio").addFilter(AcceptErrorsOncePerMinute())
     uvicorn.run(
         create_app(settings),
+        http=guarded_protocol(settings.header_timeout_s, settings.max_connections),
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the logging set up in main(), with request ids

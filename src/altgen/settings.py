@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 
     keep_alive_s: float = Field(75.0, gt=0, description="Idle HTTP keep-alive; above a load balancer's idle timeout avoids resets.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Time a connection has to send each request's headers; silent connections are closed."
+    )
+    max_connections: int = Field(
+        4096, ge=1, description="Most open connections; a new one beyond it is closed at once (keep below the file limit)."
+    )
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
     restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")
 
