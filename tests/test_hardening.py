@@ -147,3 +147,54 @@ async def test_decoding_counts_against_the_deadline_and_does_not_hold_up_small_p
     assert small.status_code == 200 and small_s < 1.5, small_s
     assert "deadline" in assert_json_error(response, 504)["error"]
     assert big_s < 3.5, big_s  # the deadline, plus at most the decodes already running
+
+
+class SlowEncoder:
+    """Takes 50 ms a text, like a real encoder on a small CPU; vectors from a hash, so ranking still works."""
+
+    name = "slow"
+
+    def embed(self, texts, kind="passage"):
+        import time
+
+        import numpy as np
+
+        time.sleep(0.05 * len(texts))
+        rows = [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=8) for t in texts]
+        return np.array(rows, dtype=np.float32) / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+async def test_one_large_ranking_request_does_not_starve_others_and_stops_when_its_client_goes(captioner):
+    import asyncio
+    import time
+
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from altgen.api.app import create_app
+    from altgen.ranking import Ranker
+    from altgen.settings import Settings
+
+    ranker = Ranker([SlowEncoder()], ["a photo", "a picture"])
+    app = create_app(Settings(devices="cpu", request_timeout_s=3), lambda _s, _d: captioner, lambda _s: ranker)
+    big = json.dumps([{"Hash": f"h{i}", "Description": f"description number {i}"} for i in range(400)])  # 20 s of encoding
+    small = json.dumps([{"Hash": "a", "Description": "a cat"}, {"Hash": "b", "Description": "a dog"}])
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as client:
+            abandoned = asyncio.create_task(client.post("/getBestPictures", data={"userText": "cat", "data": big}))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            answer = await client.post("/getBestPictures", data={"userText": "cat", "data": small})
+            small_s = time.monotonic() - started
+            abandoned.cancel()  # the big request's client gives up
+            await asyncio.sleep(1.0)
+            embedded_after_cancel = len(ranker.caches[0])
+            await asyncio.sleep(1.0)
+            assert len(ranker.caches[0]) == embedded_after_cancel  # no more slices once it was cancelled
+
+            started = time.monotonic()
+            late = await client.post("/getBestPictures", data={"userText": "cat", "data": big.replace("number", "no.")})
+            late_s = time.monotonic() - started
+    assert answer.status_code == 200 and small_s <= 2.0, small_s
+    assert "deadline" in assert_json_error(late, 504)["error"] and late_s < 4.5, late_s

@@ -159,6 +159,16 @@ class Ranker:
     def name(self) -> str:
         return "+".join(e.name for e in self.embedders) + ("+glossary" if self.glossary else "")
 
+    def uncached(self, descriptions: Sequence[str]) -> list[str]:
+        """The descriptions' texts (as ranking prepares them) that some encoder has not embedded yet."""
+        passages = dict.fromkeys(self._description_core(d) for d in descriptions)
+        return [p for p in passages if any(p not in cache for cache in self.caches)]
+
+    def embed_passages(self, passages: Sequence[str]) -> None:
+        """Embeds prepared description texts into every encoder's cache (one slice of a large request)."""
+        for cache in self.caches:
+            cache.embed(passages)
+
     def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
         """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
         words = english_words(text)

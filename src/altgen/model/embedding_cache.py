@@ -22,6 +22,9 @@ class CachedPassages:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def __contains__(self, text: str) -> bool:
+        return text in self._vectors
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         for text in texts:
