@@ -175,12 +175,19 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
     process, base = start_server(tmp_path / "server.log", "--max-batch-size", "2", "--shutdown-grace-s", "60")
     photo = (photo_dir / "chelsea.jpg").read_bytes()
 
-    def post_six(index: int) -> int:
+    def post_six(index: int) -> tuple[int, str]:
         files = {f"Image{i}": ("c.jpg", photo) for i in range(6)}
         data = {"Id": str(index), "Hash": [f"{index}-{i}" for i in range(6)]}
         response = requests.post(f"{base}/getAltTexts", data=data, files=files, timeout=120)
         assert response.status_code != 200 or len(response.json()) == 6
-        return response.status_code
+        return response.status_code, response.headers.get("connection", "")
+
+    idle = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=30)
+    idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = b""
+    while not first.endswith(b"}"):  # the whole answer, so that nothing of it is left to read later
+        first += idle.recv(4096)
+    assert b" 200 " in first  # a keep-alive connection, idle when SIGTERM comes
 
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -190,15 +197,19 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
             process.send_signal(signal.SIGTERM)
-            codes = [future.result() for future in pending]
-        # uvicorn re-raises the signal after its graceful shutdown, so the exit status is "terminated".
-        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+            outcomes = [future.result() for future in pending]
+            assert idle.recv(4096) == b""  # the idle connection is closed cleanly, not reset
+        assert process.wait(timeout=60) == 0  # a planned shutdown is a success
     finally:
         process.kill()
+        idle.close()
+    codes = [code for code, _connection in outcomes]
     log = (tmp_path / "server.log").read_text()
     answered = log.count('"path": "/getAltTexts", "status": 200')
     assert answered == codes.count(200) and answered >= 1, log  # every admitted request was answered
     assert set(codes) == {200}, (codes, log)
+    # Answers finished after SIGTERM tell the client to close (no reuse of a dying socket).
+    assert any(connection.lower() == "close" for _code, connection in outcomes), outcomes
     assert "Application shutdown complete" in log
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def _serve(settings: Settings) -> int:
     from altgen.api.connections import AcceptErrorsOncePerMinute, guarded_protocol
 
     logging.getLogger("asyncio").addFilter(AcceptErrorsOncePerMinute())
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a shutdown that went as planned exits 0.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda _signal, _frame: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         http=guarded_protocol(settings.header_timeout_s, settings.max_connections),

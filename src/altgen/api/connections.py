@@ -6,7 +6,8 @@ sends a request, or stops half-way through its headers, was kept forever, and en
 (the process's file limit) made every other client time out. Here a connection gets
 ``header_timeout_s`` to deliver each request's headers, at most ``max_connections`` are open at
 once (a new one beyond that is closed at once), and asyncio's "accept() out of system resource"
-complaint, repeated on every accept while files are exhausted, is logged once a minute.
+complaint, repeated on every accept while files are exhausted, is logged once a minute. On
+shutdown, answers still in flight are marked "Connection: close".
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def guarded_protocol(header_timeout_s: float, max_connections: int) -> type[H11P
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_header_timer()
             super().connection_lost(exc)
+
+        def shutdown(self) -> None:
+            """On SIGTERM: an answer still to come says "Connection: close", so the client does not
+            send its next request down a socket that is about to close (uvicorn closes it silently)."""
+            if self.cycle is not None and not self.cycle.response_started:
+                self.cycle.default_headers = [*self.cycle.default_headers, (b"connection", b"close")]
+            super().shutdown()
 
         def _start_header_timer(self) -> None:
             self._header_timer = self.loop.call_later(header_timeout_s, self._headers_too_slow)
