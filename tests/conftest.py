@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -13,11 +14,14 @@ from asgi_lifespan import LifespanManager
 from PIL import Image
 from skimage import data as skdata
 
-from altgen.api.app import create_app
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.loading import load_ranker
-from altgen.ranking import Ranker
-from altgen.settings import Settings
+# Tests keep embeddings in memory unless a test gives a cache file of its own (and so do the servers they start).
+os.environ.setdefault("ALTGEN_CACHE_PATH", "none")
+
+from altgen.api.app import create_app  # noqa: E402
+from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.loading import load_ranker  # noqa: E402
+from altgen.ranking import Ranker  # noqa: E402
+from altgen.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

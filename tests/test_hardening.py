@@ -144,9 +144,11 @@ async def test_decoding_counts_against_the_deadline_and_does_not_hold_up_small_p
         small_s = time.monotonic() - small_started
         response = await big
         big_s = time.monotonic() - started
-    assert small.status_code == 200 and small_s < 1.5, small_s
+    # Bounds with room for a loaded 2-core machine; before, the small photo waited ~12 s and the big
+    # request ran past its deadline by the time of all its decodes.
+    assert small.status_code == 200 and small_s < 3.0, small_s
     assert "deadline" in assert_json_error(response, 504)["error"]
-    assert big_s < 3.5, big_s  # the deadline, plus at most the decodes already running
+    assert big_s < 4.5, big_s  # the deadline, plus at most the decodes already running
 
 
 class SlowEncoder:
@@ -197,4 +199,6 @@ async def test_one_large_ranking_request_does_not_starve_others_and_stops_when_i
             late = await client.post("/getBestPictures", data={"userText": "cat", "data": big.replace("number", "no.")})
             late_s = time.monotonic() - started
     assert answer.status_code == 200 and small_s <= 2.0, small_s
-    assert "deadline" in assert_json_error(late, 504)["error"] and late_s < 4.5, late_s
+    error = assert_json_error(late, 504)["error"]
+    assert "400 of the descriptions are new" in error and "are kept" in error and late_s < 4.5, late_s
+    assert len(ranker.caches[0]) > embedded_after_cancel + 16  # what was embedded before the deadline stays

