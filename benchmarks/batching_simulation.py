@@ -24,10 +24,12 @@ from pathlib import Path
 
 from common import drive, free_port, sample_jpegs, wait_until_ready
 
+from altgen.model.base import Captioner
+
 RESULTS = Path(__file__).parent / "results"
 
 
-class SleepingDevice:
+class SleepingDevice(Captioner):
     """Takes as long as a batch would on a device; CPU pre-processing is left to the real service path."""
 
     name, device = "sleeping-device", "cpu"

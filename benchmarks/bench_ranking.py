@@ -22,6 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
+from altgen.model.base import Captioner
 from altgen.model.vocabulary import load_class_words
 from altgen.model.loading import load_ranker
 from altgen.settings import Settings
@@ -73,7 +74,7 @@ def written_then_searched(count: int) -> dict:
 
     texts = descriptions(count, 5 * 10**6)
 
-    class Writer:  # writes the next VLM-length description for each photo, like a real captioner would
+    class Writer(Captioner):  # writes the next VLM-length description for each photo, like a real captioner would
         name, device, written = "writer", "cpu", 0
 
         def caption(self, requests):

@@ -6,6 +6,8 @@ import json
 
 from conftest import metric
 
+from altgen.model.base import Captioner
+
 
 def assert_json_error(response, status: int) -> dict:
     assert response.status_code == status, response.text
@@ -27,7 +29,7 @@ async def test_deeply_nested_json_is_a_422_not_a_500(client):
 
 
 async def test_a_failing_photo_names_the_photo_and_the_request_id_not_the_exception(make_client, photos):
-    class Broken:
+    class Broken(Captioner):
         name, device = "broken", "cpu"
 
         def caption(self, requests):

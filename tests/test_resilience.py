@@ -11,12 +11,14 @@ import pytest
 
 from conftest import encode, metric, noise_image
 
+from altgen.model.base import Captioner
+
 
 def small_png(width: int, height: int = 20) -> bytes:
     return encode(noise_image(width, height), "PNG")
 
 
-class GatedCaptioner:
+class GatedCaptioner(Captioner):
     """Blocks inside the model until released; records the widths of the photos it was given."""
 
     name, device = "gated", "cpu"
@@ -108,7 +110,7 @@ class Crash(BaseException):
 
 
 async def test_consumer_killed_mid_batch_is_restarted_and_ready_follows(make_client, captioner):
-    class CrashOnce:
+    class CrashOnce(Captioner):
         name, device = "crash-once", "cpu"
         crashed = False
 
@@ -279,7 +281,7 @@ async def test_full_queue_refuses_before_parsing_the_body(make_client):
         assert (await first).status_code == 200 and (await second).status_code == 200
 
 
-class ThreadRecordingCaptioner:
+class ThreadRecordingCaptioner(Captioner):
     """A backend with the optional hooks; records which thread ran each and what caption() was given."""
 
     name, device = "threads", "cpu"

@@ -8,6 +8,8 @@ import json
 
 from conftest import EXPECTED_WORD, metric
 
+from altgen.model.base import Captioner
+
 
 async def test_describe_returns_names_hashes_sizes_and_timings(client, photos):
     files = [("images", ("chelsea.jpg", photos["cat"])), ("images", ("coffee.jpg", photos["coffee"]))]
@@ -116,7 +118,7 @@ async def test_health_ready_metrics_and_docs(client, photos):
 
 
 async def test_model_error_fails_only_the_request_that_caused_it(make_client, captioner, photos):
-    class FailsOnTinyImages:
+    class FailsOnTinyImages(Captioner):
         name, device = "flaky", "cpu"
 
         def caption(self, requests):

@@ -105,9 +105,7 @@ class AltTextService:
                 cost=pixel_count,
             )
             self.consumers.append(consumer)
-            warm_up = getattr(captioner, "warm_up", None)  # optional: compile before /ready says yes
-            if warm_up is not None:
-                await consumer.on_model_thread(warm_up)
+            await consumer.on_model_thread(captioner.warm_up)  # e.g. compile before /ready says yes
             self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{consumer.name}"))
         log.info("ready: captioner %s on %s", self.captioners[0].name, ", ".join(self.devices))
 
@@ -239,9 +237,9 @@ class AltTextService:
     ) -> list[CaptionRequest]:
         """The backend's CPU work for each photo, in parallel on the image threads, so that a device's
         thread only runs the model (all replicas share one backend class, so the first one's will do)."""
-        preprocess = getattr(self.captioners[0], "preprocess", None)
-        if preprocess is None:
+        if not self.captioners[0].preprocesses:
             return requests
+        preprocess = self.captioners[0].preprocess
         loop = asyncio.get_running_loop()
         outcomes = await asyncio.gather(
             *(loop.run_in_executor(self._image_pool, preprocess, request) for request in requests), return_exceptions=True

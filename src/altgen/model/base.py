@@ -26,18 +26,32 @@ class CaptionRequest:
     features: Any = field(default=None, compare=False, repr=False)
 
 
-class Captioner(Protocol):
-    """Writes one description per request; one call is one batched forward pass on its device.
+class Captioner:
+    """Writes one description per request; one ``caption`` call is one batched pass on its device.
 
-    A backend may also define ``warm_up()``, which the service runs on the model thread before it is
-    ready, and ``preprocess(request) -> request`` (thread-safe, CPU only), which the service runs on a
-    request thread before queueing so that the device's thread spends its time on the model.
+    Every hook the service calls is declared here, with what it does when a backend leaves it out:
+    ``preprocess`` runs on a request thread before queueing (thread-safe, CPU only) so that the
+    device's thread spends its time on the model; ``warm_up`` runs on the model thread before the
+    service says it is ready (compilation, memory); ``caption`` runs on the model thread.
     """
 
     name: str
     device: str
 
-    def caption(self, requests: Sequence[CaptionRequest]) -> list[str]: ...
+    def preprocess(self, request: CaptionRequest) -> CaptionRequest:
+        """A photo's model inputs, made ahead; by default none (``caption`` gets the photo itself)."""
+        return request
+
+    def warm_up(self) -> None:
+        """Whatever must happen before the first request; by default nothing."""
+
+    def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def preprocesses(self) -> bool:
+        """Whether this backend has pre-processing of its own (else the service skips the thread hop)."""
+        return type(self).preprocess is not Captioner.preprocess
 
 
 class Embedder(Protocol):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from altgen.model.base import CaptionRequest
+from altgen.model.base import Captioner, CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
@@ -122,7 +122,7 @@ def sentence(claims: Sequence[Claim], language: str) -> str:
     return f"Image may contain: {listed}."
 
 
-class ImageNetCaptioner:
+class ImageNetCaptioner(Captioner):
     name = "efficientnet-lite0-imagenet"
 
     def __init__(

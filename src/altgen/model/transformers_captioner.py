@@ -19,7 +19,7 @@ from PIL import Image
 from transformers import BatchFeature
 
 from altgen.model.alt_text import clean_alt_text
-from altgen.model.base import CaptionRequest
+from altgen.model.base import Captioner, CaptionRequest
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def load_model(name_or_path: str, dtype: torch.dtype, device: str, load_format: 
     return model.eval()
 
 
-class TransformersCaptioner:
+class TransformersCaptioner(Captioner):
     def __init__(
         self,
         name_or_path: str,
