@@ -204,3 +204,14 @@ async def test_one_large_ranking_request_does_not_starve_others_and_stops_when_i
     error = assert_json_error(late, 504)["error"]
     assert "400 of the descriptions are new" in error and "are kept" in error and late_s < 4.5, late_s
     assert len(ranker.caches[0]) > embedded_after_cancel + 16  # what was embedded before the deadline stays
+
+
+async def test_unescaped_utf8_in_a_url_encoded_request_is_read_as_utf8(client):
+    # `curl -d 'userText=고양이 사진'` sends the UTF-8 bytes without percent-escapes.
+    pairs = json.dumps([{"Hash": "cat", "Description": "Image may contain: a cat."},
+                        {"Hash": "cup", "Description": "Image may contain: an espresso."}])
+    from urllib.parse import quote
+
+    body = "userText=고양이 사진&data=".encode() + quote(pairs).encode()
+    response = await client.post("/getBestPictures", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200 and response.json() == "cat"

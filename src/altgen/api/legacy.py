@@ -34,6 +34,15 @@ def _readable_text(value: str) -> str:
     return value
 
 
+def as_sent(value: str) -> str:
+    """UTF-8 bytes that a client put unescaped in a url-encoded body (``curl -d 'userText=고양이'``) reach
+    us decoded as Latin-1; read them as the UTF-8 they are (text that is really Latin-1 stays)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 # Multipart text that is not UTF-8 is read as Latin-1 (the form parser's fallback), so it is echoed, not lost.
 Text = Annotated[str, AfterValidator(_readable_text)]
 
@@ -183,7 +192,7 @@ async def get_best_pictures(
     pairs = _parse_pairs(data)
     service = _service(request)
     ranked = await checked_rank(
-        service, userText, [p["Description"] for p in pairs], query_field="userText", items_field="data"
+        service, as_sent(userText), [p["Description"] for p in pairs], query_field="userText", items_field="data"
     )
     # The answer is the best Hash as a JSON string: clients strip one character at each end.
     # When no photo is a good match the answer is "" (never an unrelated photo), flagged in a header.
