@@ -43,7 +43,7 @@ PROMPTS = {
     ),
 }
 # Generation stops at the first of these in any row: the start of an invented next turn or Q&A.
-STOP_STRINGS = ["###", "Human:", "USER:", "Question 1:", "Question:"]
+STOP_STRINGS = ["###", "Human:", "USER:", "Question 1:", "Question:", "질문 1:", "질문:", "사용자:"]
 
 
 def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
@@ -208,7 +208,7 @@ class TransformersCaptioner(Captioner):
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         raw = self.generate_raw(requests)
         return [
-            clean_alt_text(text, self.max_chars[request.detail], keep_paragraphs=request.detail == "long")
+            clean_alt_text(text, self.max_chars[request.detail], keep_paragraphs=request.detail == "long", language=request.language)
             for text, request in zip(raw, requests)
         ]
 
