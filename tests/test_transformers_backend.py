@@ -194,3 +194,18 @@ def test_compiled_batch_sizes_setting_is_checked():
     for bad in ("0", "a,b", "4,-1", "2000"):
         with pytest.raises(ValidationError, match="compiled_batch_sizes"):
             Settings(compiled_batch_sizes=bad)
+
+
+def test_a_template_that_writes_bos_gets_exactly_one(tmp_path):
+    folder = save_random_llava(tmp_path / "bos", bos_in_template=True)
+    captioner = TransformersCaptioner(str(folder), "cpu", max_new_tokens=3, min_new_tokens=3)
+    bos = captioner.tokenizer.bos_token_id
+    assert captioner.tokenizer("x")["input_ids"][0] == bos  # the tokenizer adds one by itself
+    assert captioner._prompt("en").startswith("<s>")  # and so does the template
+    for language in ("en", "ko"):
+        features = captioner.preprocess(CaptionRequest(photos()[0], language)).features
+        ids = features["input_ids"][0].tolist()
+        assert ids[0] == bos and ids[1] != bos, ids[:4]
+    batch = captioner._inputs([CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])])
+    first_real = [row[row != captioner.tokenizer.pad_token_id][:2].tolist() for row in batch["input_ids"]]
+    assert all(ids[0] == bos and ids[1] != bos for ids in first_real), first_real

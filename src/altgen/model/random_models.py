@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     BertTokenizerFast,
     Blip2Config,
@@ -76,12 +76,23 @@ LLAVA_SHAPES = {
 
 
 def save_random_llava(
-    folder: Path, seed: int = 0, shape: str = "tiny", dtype: torch.dtype = torch.float32, weights: bool = True
+    folder: Path,
+    seed: int = 0,
+    shape: str = "tiny",
+    dtype: torch.dtype = torch.float32,
+    weights: bool = True,
+    bos_in_template: bool = False,
 ) -> Path:
     """A LLaVA folder of the given shape. Without ``weights`` only the config and processor files are
-    written: the model is then built with ``load_format = dummy`` (no multi-gigabyte weight files)."""
+    written: the model is then built with ``load_format = dummy`` (no multi-gigabyte weight files).
+    ``bos_in_template``: the chat template writes BOS and the tokenizer adds one too (Llama-3 style),
+    the set-up that gives a doubled BOS when templated prompts are tokenized with special tokens."""
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer()
+    if bos_in_template:
+        tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tokenizer.bos_token_id)]
+        )
     image_token = tokenizer.convert_tokens_to_ids("<image>")
     vision_shape, text_shape, vocab_size = LLAVA_SHAPES[shape]
     vision = CLIPVisionConfig(**vision_shape)
@@ -107,7 +118,7 @@ def save_random_llava(
         patch_size=vision_shape["patch_size"],
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
-        chat_template=CHAT_TEMPLATE,
+        chat_template="{{ bos_token }}" + CHAT_TEMPLATE if bos_in_template else CHAT_TEMPLATE,
     )
     processor.save_pretrained(folder)
     if not weights:

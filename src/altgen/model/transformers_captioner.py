@@ -136,6 +136,10 @@ class TransformersCaptioner(Captioner):
         if self.static_cache:
             self.model.generation_config.cache_implementation = "static"
         self.prompts = {key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()}
+        # A chat template that already writes the BOS token must not get a second one from the tokenizer.
+        bos = self.tokenizer.bos_token
+        templated_bos = bool(bos) and any(prompt.startswith(bos) for prompt in self.prompts.values())
+        self.text_kwargs = {"add_special_tokens": False} if templated_bos else {}
         self._thread_local = threading.local()  # per-thread processor copies for preprocess()
         self.warm_up_seconds: dict[int, float] = {}  # per bucket: compilation and CUDA graph capture
 
@@ -154,7 +158,9 @@ class TransformersCaptioner(Captioner):
         processor = getattr(self._thread_local, "processor", None)
         if processor is None:
             processor = self._thread_local.processor = copy.deepcopy(self.processor)
-        features = processor(images=[request.image], text=[self._prompt(request.language, request.detail)], return_tensors="pt")
+        features = processor(
+            images=[[request.image]], text=[self._prompt(request.language, request.detail)], return_tensors="pt", **self.text_kwargs
+        )
         return replace(request, features=dict(features))
 
     def _inputs(self, rows: Sequence[CaptionRequest]) -> BatchFeature:
@@ -162,11 +168,14 @@ class TransformersCaptioner(Captioner):
             collated = collate_left_padded([row.features for row in rows], self.tokenizer.pad_token_id)
             if collated is not None:
                 return collated
+        # One list of images per prompt: processors that count image tokens per sample (Gemma 3,
+        # SmolVLM) refuse a flat list, and the others give the same tensors for either.
         return self.processor(
-            images=[row.image for row in rows],
+            images=[[row.image] for row in rows],
             text=[self._prompt(row.language, row.detail) for row in rows],
             return_tensors="pt",
             padding=True,
+            **self.text_kwargs,
         )
 
     def _padded(self, requests: Sequence[CaptionRequest]) -> list[CaptionRequest]:
@@ -222,7 +231,7 @@ class TransformersCaptioner(Captioner):
             return
         photo = Image.new("RGB", (336, 336), "gray")
         longest_prompt = max(
-            len(self.processor(images=[photo], text=[self._prompt(language, detail)])["input_ids"][0])
+            len(self.processor(images=[[photo]], text=[self._prompt(language, detail)], **self.text_kwargs)["input_ids"][0])
             for language, detail in PROMPTS
         )
         self.model.generation_config.max_cache_len = longest_prompt + max(self.new_tokens.values())
