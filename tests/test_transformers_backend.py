@@ -209,3 +209,10 @@ def test_a_template_that_writes_bos_gets_exactly_one(tmp_path):
     batch = captioner._inputs([CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])])
     first_real = [row[row != captioner.tokenizer.pad_token_id][:2].tolist() for row in batch["input_ids"]]
     assert all(ids[0] == bos and ids[1] != bos for ids in first_real), first_real
+
+
+def test_training_labels_from_a_processor_never_reach_generate():
+    from altgen.model.transformers_captioner import model_inputs
+
+    features = {"input_ids": torch.ones(1, 3, dtype=torch.long), "labels": torch.full((1, 3), -100)}
+    assert set(model_inputs(features)) == {"input_ids"}

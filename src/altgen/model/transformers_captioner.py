@@ -55,6 +55,12 @@ def echoed_prompt_length(input_ids: torch.Tensor, output: torch.Tensor) -> int:
     return 0
 
 
+def model_inputs(features: Mapping[str, torch.Tensor]) -> BatchFeature:
+    """What ``generate`` takes of a processor's output: not the training ``labels`` that some
+    processors add (PaliGemma's, padded with -100, not the pad token)."""
+    return BatchFeature({key: value for key, value in features.items() if key != "labels"})
+
+
 def collate_left_padded(features: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int) -> BatchFeature | None:
     """One batch from per-photo processor outputs, as the processor makes it with left padding;
     None when another feature differs in shape between photos (e.g. a varying number of image tiles)."""
@@ -161,7 +167,7 @@ class TransformersCaptioner(Captioner):
         features = processor(
             images=[[request.image]], text=[self._prompt(request.language, request.detail)], return_tensors="pt", **self.text_kwargs
         )
-        return replace(request, features=dict(features))
+        return replace(request, features=model_inputs(features))
 
     def _inputs(self, rows: Sequence[CaptionRequest]) -> BatchFeature:
         if all(row.features is not None for row in rows):
@@ -170,13 +176,13 @@ class TransformersCaptioner(Captioner):
                 return collated
         # One list of images per prompt: processors that count image tokens per sample (Gemma 3,
         # SmolVLM) refuse a flat list, and the others give the same tensors for either.
-        return self.processor(
+        return model_inputs(self.processor(
             images=[[row.image] for row in rows],
             text=[self._prompt(row.language, row.detail) for row in rows],
             return_tensors="pt",
             padding=True,
             **self.text_kwargs,
-        )
+        ))
 
     def _padded(self, requests: Sequence[CaptionRequest]) -> list[CaptionRequest]:
         """With a static cache, the batch repeated up to its bucket size (extra rows are dropped later)."""
