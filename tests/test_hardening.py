@@ -215,3 +215,18 @@ async def test_unescaped_utf8_in_a_url_encoded_request_is_read_as_utf8(client):
     body = "userText=고양이 사진&data=".encode() + quote(pairs).encode()
     response = await client.post("/getBestPictures", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200 and response.json() == "cat"
+
+
+async def test_docs_work_offline_and_take_an_api_key(make_client):
+    async with make_client(api_keys="k1") as client:
+        for page, asset_names in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))):
+            html = (await client.get(page)).text
+            assert "cdn" not in html.lower() and "http" not in html.split("<body>")[-1].split("openapi")[0]
+            for name in asset_names:
+                assert f"/docs-assets/{name}" in html
+                asset = await client.get(f"/docs-assets/{name}")  # served by the app itself, no key needed
+                assert asset.status_code == 200 and len(asset.content) > 100_000
+        schema = (await client.get("/openapi.json")).json()
+        assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        assert (await client.get("/config")).status_code == 401  # the API itself still needs the key
+        assert (await client.get("/config", headers={"Authorization": "Bearer k1"})).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 import altgen
 from altgen.api import health, legacy, v1
@@ -17,6 +18,24 @@ from altgen.settings import Settings
 
 
 DESCRIBE_PATHS = frozenset({"/getAltText", "/getAltTexts", "/getAltText_time", "/v1/describe"})
+DOCS_ASSETS = "/docs-assets"
+
+
+def add_api_key_security(app: FastAPI) -> None:
+    """Declares the API key in the OpenAPI schema, so that /docs has an Authorize button that sends it."""
+    make_schema = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = make_schema()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key from ALTGEN_API_KEYS."},
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -35,12 +54,17 @@ def create_app(
         finally:
             await service.stop()
 
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from files in the fastapi-offline wheel, not a CDN.
+    app = FastAPIOffline(
         title="altgen",
         version=altgen.__version__,
-        description="Alt text for photos from a vision model, and photo search by request (Korean or English).",
+        description="Alt text for photos from a vision model, and photo search by request (Korean or English). "
+        "With API keys set, press Authorize and give your key.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
+    if settings.api_key_list() or settings.admin_key:
+        add_api_key_security(app)
     app.state.service = service
     install_error_handlers(app)
 

@@ -1,4 +1,4 @@
-"""Optional API keys: ``ALTGEN_API_KEYS`` guards every route but the health probes;
+"""Optional API keys: ``ALTGEN_API_KEYS`` guards every route but the health probes and the docs;
 ``ALTGEN_ADMIN_KEY`` also guards changes to ``/config``. Keys are compared in constant time and never logged."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from altgen.api.middleware import send_json_error
 from altgen.metrics import Metrics
 
-OPEN_PATHS = frozenset({"/health", "/ready"})
+# The probes, and the API's documentation (a person opens /docs before they can give a key in it).
+OPEN_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PREFIXES = ("/docs-assets/",)
 
 
 def _digest(key: str) -> bytes:
@@ -42,7 +44,9 @@ class ApiKeyAuth:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or not (self.api_keys or self.admin_key):
+        path = scope.get("path", "")
+        open_path = path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+        if scope["type"] != "http" or open_path or not (self.api_keys or self.admin_key):
             await self.app(scope, receive, send)
             return
         key = presented_key(scope)

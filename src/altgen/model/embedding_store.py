@@ -4,8 +4,9 @@ host does not pay again for descriptions already embedded.
 Rows are keyed by the encoder's identity (name and version of its weights) and the SHA-256 of the
 text: a vector made by another encoder, or another version of it, is never returned. The file is
 bounded (``max_entries``; the least recently used rows go first). Any trouble with the file
-(corrupt, unreadable, locked for too long, disk full) is logged once and the store turns itself
-off: the service carries on with its in-memory cache, never crashes, never returns a wrong vector.
+(corrupt, unreadable, disk full) is logged once and the store turns itself off: the service
+carries on with its in-memory cache, never crashes, never returns a wrong vector. A file that
+another process holds locked for longer than the wait only skips that read or write.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ CREATE INDEX IF NOT EXISTS vectors_used ON vectors (used);
 """
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    """Another process holds the lock for now: skip this read or write, keep the file."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
@@ -45,16 +51,24 @@ class EmbeddingStore:
         self._lock = threading.Lock()  # one connection, used from the ranking thread and the writer
         self._writes_since_trim = 0
         self._db: sqlite3.Connection | None = None
-        try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")  # readers in other processes never block the writer
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            db.execute("SELECT count(*) FROM vectors LIMIT 1").fetchone()  # a corrupt file fails here
-            self._db = db
-        except (sqlite3.Error, OSError) as exc:
-            self._give_up(exc)
+        for attempt in range(20):  # several processes starting at once may find the file busy being set up
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")  # readers in other processes never block the writer
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+                db.execute("SELECT count(*) FROM vectors LIMIT 1").fetchone()  # a corrupt file fails here
+                self._db = db
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or attempt == 19:
+                    self._give_up(exc)
+                    return
+                time.sleep(0.05 * (attempt + 1))
+            except (sqlite3.Error, OSError) as exc:
+                self._give_up(exc)
+                return
 
     @property
     def available(self) -> bool:
@@ -94,7 +108,8 @@ class EmbeddingStore:
                         [time.time(), encoder, *(text_key(t) for t in found)],
                     )
         except sqlite3.Error as exc:
-            self._give_up(exc)
+            if not _busy(exc):
+                self._give_up(exc)
             return {}
         return found
 
@@ -105,14 +120,19 @@ class EmbeddingStore:
         rows = [(encoder, text_key(t), np.asarray(v, dtype=np.float32).tobytes(), now) for t, v in vectors.items()]
         try:
             with self._lock:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")  # the write lock up front, waiting for it if need be
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    self._db.execute("ROLLBACK")
+                    raise
                 self._writes_since_trim += len(rows)
                 if self._writes_since_trim >= max(1, self.max_entries // 100):
                     self._trim()
-        except sqlite3.Error as exc:  # disk full, locked past the timeout, corrupt page...
-            self._give_up(exc)
+        except sqlite3.Error as exc:  # disk full, corrupt page...; a busy file only skips this write
+            if not _busy(exc):
+                self._give_up(exc)
 
     def _trim(self) -> None:
         """Drops the least recently used rows beyond ``max_entries`` (checked every 1% of it written)."""
