@@ -59,7 +59,7 @@ def create_app(
         title="altgen",
         version=altgen.__version__,
         description="Alt text for photos from a vision model, and photo search by request (Korean or English). "
-        "With API keys set, press Authorize and give your key.",
+        "With API keys set, give your key through Authorize on /docs.",
         lifespan=lifespan,
         static_url=DOCS_ASSETS,
     )
