@@ -183,8 +183,10 @@ class Ranker:
         prey") counts half of a match on the word itself."""
         query, query_broad = self._words_and_broader(" ".join(phrasings))
         described = [self._description_words(p) for p in passages]
-        typos = corrected_typos(query - self._known_words, set().union(*(words for words, _ in described)))
-        query, query_broad = query | typos, query_broad | typos
+        unknown = {word for word in query - self._known_words if len(word) >= 5}
+        if unknown:  # only then gather the candidates' vocabulary (10,000 sets is not free)
+            typos = corrected_typos(unknown, set().union(*(words for words, _ in described)))
+            query, query_broad = query | typos, query_broad | typos
         exact = lexical_scores(query, [words for words, _ in described])
         if not self.broader_words:
             return exact
