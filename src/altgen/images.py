@@ -54,7 +54,7 @@ def scaled_size(width: int, height: int, config: ResizeConfig) -> tuple[int, int
 def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
     """16/32-bit greyscale scaled to 8 bits (PIL's convert("L") clips instead of scaling), a band of
     rows at a time so that memory stays near one 8-bit copy, not a float64 one (8 bytes a pixel)."""
-    low, high = image.getextrema()
+    _low, high = image.getextrema()
     peak = 65535.0 if image.mode.startswith("I;16") or high > 255 else 255.0
     width, height = image.size
     out = np.empty((height, width), dtype=np.uint8)

@@ -26,12 +26,12 @@ from altgen.worker.decode_budget import PixelBudget
 log = logging.getLogger(__name__)
 
 CaptionerFactory = Callable[[Settings, str], Captioner]
+RankerFactory = Callable[[Settings], Ranker]
 # New descriptions embedded per turn on the ranking thread: ~1 s for multilingual-e5-small on 2 cores.
 RANKING_SLICE = 16
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2
-RankerFactory = Callable[[Settings], Ranker]
 
 
 def pixel_count(request: CaptionRequest) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -141,9 +143,6 @@ class Settings(BaseSettings):
             return None
         if self.cache_path.strip().lower() != "auto":
             return self.cache_path
-        import os
-        from pathlib import Path
-
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return str(Path(base) / "altgen" / "embeddings.sqlite3")
 

@@ -1,8 +1,9 @@
 """Everyday words for ImageNet classes, from WordNet's hypernym chains.
 
-A class is described by the nearest category on its chain that people name things by ("tabby >
-domestic cat > cat > ..." is a cat). Animal categories are "kinds": the model is often sure of the
-kind and unsure of the breed or species, so a kind is named rather than its members.
+Each class speaks under a basic-level name, the word people use for it (GROUPS, the nearest on its
+chain: "tabby > domestic cat > ..." is a cat; else a name of its own), and belongs to the general
+categories on its chain (CATEGORIES: "an animal", "a vehicle"), which a hedged or unsure
+description falls back on.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-# WordNet hypernym -> (English, Korean), specific before general within each group.
+# General categories (WordNet hypernym -> English, Korean), specific before general within each group.
 ANIMALS: dict[str, tuple[str, str]] = {
     "domestic cat": ("cat", "고양이"),
     "big cat": ("big cat", "맹수"),
@@ -93,7 +94,6 @@ THINGS: dict[str, tuple[str, str]] = {
     "shore": ("shore", "물가"),
 }
 CATEGORIES = {**ANIMALS, **THINGS}
-KINDS = frozenset(ANIMALS)
 
 # Basic-level names: the words people use for a thing ("a camel", not "an Arabian camel" or "an
 # animal"). A class takes the nearest of these on its WordNet chain (itself first), else its own
@@ -119,12 +119,12 @@ CLASS_GROUPS: dict[int, tuple[str, str]] = {
     7: ("chicken", "닭"), 8: ("chicken", "닭"), 21: ("bird of prey", "맹금류"), 91: ("bird", "새"),
     92: ("bird", "새"), 95: ("bird", "새"), 135: ("bird", "새"), 136: ("bird", "새"), 137: ("bird", "새"),
     0: ("fish", "물고기"), 389: ("fish", "물고기"), 391: ("fish", "물고기"), 392: ("fish", "물고기"),
-    395: ("fish", "물고기"), 393: ("clownfish", "흰동가리"), 101: ("elephant", "코끼리"), 341: ("pig", "돼지"),
+    395: ("fish", "물고기"), 101: ("elephant", "코끼리"), 341: ("pig", "돼지"),
     342: ("wild boar", "멧돼지"), 343: ("warthog", "혹멧돼지"), 346: ("water buffalo", "물소"), 349: ("sheep", "양"),
     359: ("ferret", "페럿"), 358: ("weasel", "족제비"), 364: ("sloth", "나무늘보"), 387: ("red panda", "레서판다"),
     388: ("panda", "판다"), 39: ("iguana", "이구아나"), 47: ("chameleon", "카멜레온"), 48: ("Komodo dragon", "코모도왕도마뱀"),
     29: ("axolotl", "우파루파"), 69: ("trilobite", "삼엽충"), 70: ("harvestman", "장님거미"), 301: ("ladybug", "무당벌레"),
-    305: ("dung beetle", "쇠똥구리"), 104: ("kangaroo", "캥거루"), 145: ("penguin", "펭귄"), 334: ("porcupine or hedgehog", "고슴도치"),
+    305: ("dung beetle", "쇠똥구리"), 104: ("kangaroo", "캥거루"), 145: ("penguin", "펭귄"),
     296: ("polar bear", "북극곰"), 23: ("vulture", "대머리수리"), 369: ("gibbon", "긴팔원숭이"),
     987: ("corn", "옥수수"), 998: ("corn", "옥수수"),
 }
