@@ -33,6 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the random model builders live beside the tests
 
 from common import drive, sample_jpegs, start_server, stop_server  # noqa: E402
 
@@ -298,7 +299,7 @@ def drive_all(args: argparse.Namespace) -> None:
         "versions": versions(),
     }
     with tempfile.TemporaryDirectory() as work:
-        from altgen.model.random_models import save_random_llava
+        from random_vlms import save_random_llava
 
         args.model_folder = str(save_random_llava(Path(work) / "model", shape=args.shape, weights=False))
         # One compile cache for every process: the server reuses what step (c) compiled.

@@ -215,7 +215,7 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
 
 def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
     """A tiny random LLaVA from a folder, static KV cache (warmed up before /ready), many clients at once."""
-    from altgen.model.random_models import save_random_llava
+    from random_vlms import save_random_llava
 
     folder = save_random_llava(tmp_path / "tiny-llava")
     flags = ["--model", str(folder), "--kv-cache", "static", "--max-batch-size", "4", "--max-batch-wait-ms", "20",
@@ -245,7 +245,7 @@ def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
 def test_a_real_architecture_served_from_its_config_alone(photo_dir, tmp_path):
     """load_format=dummy: config and processor files only, random weights built at start; only the chosen
     batch sizes are compiled (warmed up) before /ready."""
-    from altgen.model.random_models import save_random_llava
+    from random_vlms import save_random_llava
 
     folder = save_random_llava(tmp_path / "shape-only", weights=False)
     flags = ["--model", str(folder), "--load-format", "dummy", "--kv-cache", "static", "--max-batch-size", "4",

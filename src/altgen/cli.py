@@ -41,6 +41,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+class HideExplainedStartupFailure(logging.Filter):
+    """Drops uvicorn's traceback of a start-up failure that was already explained in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ModelUnavailable:" not in record.getMessage()
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -48,6 +55,7 @@ def _serve(settings: Settings) -> int:
     from altgen.api.connections import AcceptErrorsOncePerMinute, guarded_protocol
 
     logging.getLogger("asyncio").addFilter(AcceptErrorsOncePerMinute())
+    logging.getLogger("uvicorn.error").addFilter(HideExplainedStartupFailure())
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a shutdown that went as planned exits 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda _signal, _frame: sys.exit(0))
@@ -91,8 +99,8 @@ async def _describe(settings: Settings, paths: list[Path], language: str, detail
     if not readable:
         return 1
     service = AltTextService(settings)
-    await service.start()
     try:
+        await service.start()
         prepared = []
         for path, data in readable:
             try:
@@ -140,4 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
-    return asyncio.run(_describe(settings, args.photos, args.lang, args.detail, args.json))
+    from altgen.model.load_errors import ModelUnavailable
+
+    try:
+        return asyncio.run(_describe(settings, args.photos, args.lang, args.detail, args.json))
+    except ModelUnavailable as exc:
+        print(f"altgen: cannot start: {exc}", file=sys.stderr)
+        return 2

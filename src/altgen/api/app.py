@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,10 +13,12 @@ from altgen.api import health, legacy, v1
 from altgen.api.auth import ApiKeyAuth
 from altgen.api.errors import install_error_handlers
 from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, RequestId
+from altgen.model.load_errors import ModelUnavailable
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.service import AltTextService, CaptionerFactory, RankerFactory
 from altgen.settings import Settings
 
+log = logging.getLogger(__name__)
 
 DESCRIBE_PATHS = frozenset({"/getAltText", "/getAltTexts", "/getAltText_time", "/v1/describe"})
 DOCS_ASSETS = "/docs-assets"
@@ -48,7 +51,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        await service.start()
+        try:
+            await service.start()
+        except ModelUnavailable as exc:  # said plainly; `altgen serve` hides the traceback that follows
+            log.error("cannot start: %s", exc)
+            raise
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from transformers import BatchFeature
 
 from altgen.model.alt_text import clean_alt_text
 from altgen.model.base import Captioner, CaptionRequest
+from altgen.model.load_errors import explained
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,15 @@ PROMPTS = {
         "분명히 읽을 수 있는 글자를 몇 개의 완전한 문장으로 쓰고, '사진' 또는 '이미지'로 시작하지 마세요."
     ),
 }
+# Families trained on task prefixes rather than chat instructions, by config model_type.
+TASK_PROMPTS = {
+    "paligemma": {(language, detail): f"{task} {language}" for language in ("en", "ko") for detail, task in
+                  (("alt", "caption"), ("long", "describe"))},
+    # Florence-2 writes English only, whatever the request's language (said at start-up).
+    "florence2": {(language, detail): task for language in ("en", "ko") for detail, task in
+                  (("alt", "<CAPTION>"), ("long", "<MORE_DETAILED_CAPTION>"))},
+}
+ENGLISH_ONLY = {"florence2"}
 # Generation stops at the first of these in any row: the start of an invented next turn or Q&A.
 STOP_STRINGS = ["###", "Human:", "USER:", "Question 1:", "Question:", "질문 1:", "질문:", "사용자:"]
 
@@ -84,6 +94,13 @@ def batch_buckets(max_batch_size: int, chosen: Sequence[int] = ()) -> list[int]:
     return sorted({*(size for size in sizes if size < max_batch_size), max_batch_size})
 
 
+def load_processor(name_or_path: str):
+    with explained(name_or_path):  # the import too: a torchvision from another torch build fails right there
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(name_or_path)
+
+
 def load_model(name_or_path: str, dtype: torch.dtype, device: str, load_format: str) -> torch.nn.Module:
     """The model in eval mode on ``device``. ``dummy`` reads only the config and builds random weights
     directly on the device (seconds for 7B parameters on a GPU, no weight files needed)."""
@@ -117,8 +134,6 @@ class TransformersCaptioner(Captioner):
         compiled_batch_sizes: Sequence[int] = (),
         load_format: str = "auto",
     ):
-        from transformers import AutoProcessor
-
         self.name = name_or_path
         self.device = device
         self.new_tokens = {"alt": max_new_tokens, "long": long_max_new_tokens}
@@ -128,7 +143,7 @@ class TransformersCaptioner(Captioner):
         # fixed, so batches are padded up to a few bucket sizes instead of compiling one per size.
         self.static_cache = kv_cache == "static" or (kv_cache == "auto" and device.startswith("cuda"))
         self.buckets = batch_buckets(max_batch_size, compiled_batch_sizes) if self.static_cache else []
-        self.processor = AutoProcessor.from_pretrained(name_or_path)
+        self.processor = load_processor(name_or_path)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # generation continues from the right end of every row
         if self.tokenizer.pad_token is None:
@@ -138,10 +153,16 @@ class TransformersCaptioner(Captioner):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
             dtype = torch.float32
-        self.model = load_model(name_or_path, dtype, device, load_format)
+        with explained(name_or_path):
+            self.model = load_model(name_or_path, dtype, device, load_format)
         if self.static_cache:
             self.model.generation_config.cache_implementation = "static"
-        self.prompts = {key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()}
+        model_type = self.model.config.model_type
+        self.prompts = TASK_PROMPTS.get(model_type) or {
+            key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()
+        }
+        if model_type in ENGLISH_ONLY:
+            log.warning("%s (%s) writes English only: Korean requests get English text", name_or_path, model_type)
         # A chat template that already writes the BOS token must not get a second one from the tokenizer.
         bos = self.tokenizer.bos_token
         templated_bos = bool(bos) and any(prompt.startswith(bos) for prompt in self.prompts.values())

@@ -1,5 +1,5 @@
 """Random-initialised vision-language models of real architectures, built offline and saved the way a
-hub download is laid out. Tests use tiny ones (LLaVA, BLIP, BLIP-2); the GPU check uses LLaVA-1.5-7B's shape (config
+hub download is laid out. Tests use tiny ones; the GPU check (benchmarks/gpu_check.py) uses LLaVA-1.5-7B's shape (config
 and processor files only, built with random weights on the device), whose serving cost depends on the architecture,
 not on the weight values."""
 
