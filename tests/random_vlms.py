@@ -56,6 +56,15 @@ def byte_level_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def adds_bos(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
+    """The tokenizer puts its BOS before every text it encodes (Llama's and OPT's do)."""
+    bos = tokenizer.bos_token
+    tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tokenizer.bos_token_id)]
+    )
+    return tokenizer
+
+
 # Vision and text shapes: a tiny one for tests, and LLaVA-1.5-7B's (CLIP ViT-L/14-336 + Llama-2-7B).
 LLAVA_SHAPES = {
     "tiny": (
@@ -85,14 +94,11 @@ def save_random_llava(
 ) -> Path:
     """A LLaVA folder of the given shape. Without ``weights`` only the config and processor files are
     written: the model is then built with ``load_format = dummy`` (no multi-gigabyte weight files).
-    ``bos_in_template``: the chat template writes BOS and the tokenizer adds one too (Llama-3 style),
-    the set-up that gives a doubled BOS when templated prompts are tokenized with special tokens."""
+    The tokenizer adds a BOS, as Llama's does; ``bos_in_template``: the chat template writes one too
+    (Llama-3 style), the set-up that gives a doubled BOS when templated prompts are tokenized with special tokens."""
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer()
-    if bos_in_template:
-        tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
-            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tokenizer.bos_token_id)]
-        )
+    adds_bos(tokenizer)  # as Llama's does
     image_token = tokenizer.convert_tokens_to_ids("<image>")
     vision_shape, text_shape, vocab_size = LLAVA_SHAPES[shape]
     vision = CLIPVisionConfig(**vision_shape)
@@ -164,7 +170,7 @@ def save_tiny_blip2(folder: Path, seed: int = 0) -> Path:
     """BLIP-2 (the design InstructBLIP and MiniGPT-4 share): a Q-Former's query tokens stand in for the
     image in a decoder-only language model (OPT here), with no chat template."""
     torch.manual_seed(seed)
-    tokenizer = byte_level_tokenizer()
+    tokenizer = adds_bos(byte_level_tokenizer())  # as OPT's does
     tokenizer.image_token = "<image>"
     layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
     text = OPTConfig(

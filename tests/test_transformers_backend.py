@@ -68,13 +68,13 @@ def test_batched_generation_equals_one_at_a_time(request, family):
 def test_photos_preprocessed_on_request_threads_collate_into_the_processors_batch(request, family):
     from concurrent.futures import ThreadPoolExecutor
 
-    from altgen.model.transformers_captioner import collate_left_padded
+    from altgen.model.transformers_captioner import collate_padded
 
     captioner = request.getfixturevalue(family)
     requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
     with ThreadPoolExecutor(3) as pool:  # each thread uses its own processor copy
         preprocessed = list(pool.map(captioner.preprocess, requests))
-    collated = collate_left_padded([r.features for r in preprocessed], captioner.tokenizer.pad_token_id)
+    collated = collate_padded([r.features for r in preprocessed], captioner.tokenizer.pad_token_id)
     direct = captioner._inputs(requests)
     assert collated.keys() == direct.keys()
     assert captioner.generate_raw(preprocessed) == captioner.generate_raw(requests)
@@ -84,10 +84,10 @@ def test_photos_preprocessed_on_request_threads_collate_into_the_processors_batc
 
 
 def test_features_that_differ_in_shape_fall_back_to_the_processor():
-    from altgen.model.transformers_captioner import collate_left_padded
+    from altgen.model.transformers_captioner import collate_padded
 
     tiles = [{"input_ids": torch.ones(1, 3, dtype=torch.long), "pixel_values": torch.zeros(1, n, 3, 8, 8)} for n in (2, 5)]
-    assert collate_left_padded(tiles, pad_token_id=0) is None
+    assert collate_padded(tiles, pad_token_id=0) is None
 
 
 def test_mixed_details_share_a_batch_and_keep_their_own_budgets(tiny_llava):

@@ -1,6 +1,6 @@
 """Any Hugging Face image-text-to-text model (LLaVA, Qwen2-VL, SmolVLM, ...) by hub id or local folder.
 
-One replica per device; a batch is one left-padded, greedy ``generate`` call, so the same photo
+One replica per device; a batch is one padded, greedy ``generate`` call, so the same photo
 with the same settings always gets the same text. The prompt asks for alt text, goes through the
 processor's own chat template, and every answer passes the alt-text cleanup.
 """
@@ -45,7 +45,8 @@ PROMPTS = {
 }
 # Families trained on task prefixes rather than chat instructions, by config model_type.
 TASK_PROMPTS = {
-    "paligemma": {(language, detail): f"{task} {language}" for language in ("en", "ko") for detail, task in
+    # PaliGemma's processor puts its image tokens where <image> stands (without it, it warns on every call).
+    "paligemma": {(language, detail): f"<image>{task} {language}" for language in ("en", "ko") for detail, task in
                   (("alt", "caption"), ("long", "describe"))},
     # Florence-2 writes English only, whatever the request's language (said at start-up).
     "florence2": {(language, detail): task for language in ("en", "ko") for detail, task in
@@ -71,16 +72,19 @@ def model_inputs(features: Mapping[str, torch.Tensor]) -> BatchFeature:
     return BatchFeature({key: value for key, value in features.items() if key != "labels"})
 
 
-def collate_left_padded(features: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int) -> BatchFeature | None:
-    """One batch from per-photo processor outputs, as the processor makes it with left padding;
+def collate_padded(
+    features: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int, side: str = "left"
+) -> BatchFeature | None:
+    """One batch from per-photo processor outputs, as the processor makes it with padding on ``side``;
     None when another feature differs in shape between photos (e.g. a varying number of image tiles)."""
     length = max(feature["input_ids"].shape[1] for feature in features)
     batch = {}
     for key in features[0]:
         parts = [feature[key] for feature in features]
-        if parts[0].shape == features[0]["input_ids"].shape:  # one value per token: pad on the left
+        if parts[0].shape == features[0]["input_ids"].shape:  # one value per token: pad it
             value = pad_token_id if key == "input_ids" else 0
-            parts = [torch.nn.functional.pad(part, (length - part.shape[1], 0), value=value) for part in parts]
+            widths = [(length - part.shape[1], 0) if side == "left" else (0, length - part.shape[1]) for part in parts]
+            parts = [torch.nn.functional.pad(part, width, value=value) for part, width in zip(parts, widths)]
         elif any(part.shape[1:] != parts[0].shape[1:] for part in parts):
             return None
         batch[key] = torch.cat(parts)
@@ -145,7 +149,6 @@ class TransformersCaptioner(Captioner):
         self.buckets = batch_buckets(max_batch_size, compiled_batch_sizes) if self.static_cache else []
         self.processor = load_processor(name_or_path)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        self.tokenizer.padding_side = "left"  # generation continues from the right end of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # bf16 on GPUs that have it, fp16 on older ones, fp32 on CPU.
@@ -157,6 +160,12 @@ class TransformersCaptioner(Captioner):
             self.model = load_model(name_or_path, dtype, device, load_format)
         if self.static_cache:
             self.model.generation_config.cache_implementation = "static"
+        # An end forced at the token budget (BART's, Florence-2's) would make a row's text depend on the
+        # largest budget in its batch; a text cut by the budget is trimmed by the cleanup instead.
+        self.model.generation_config.forced_eos_token_id = None
+        # A decoder-only model continues from the right end of every row, so rows are padded on the left;
+        # an encoder-decoder's encoder numbers positions from the left whatever the mask says (Florence-2).
+        self.tokenizer.padding_side = "right" if self.model.config.is_encoder_decoder else "left"
         model_type = self.model.config.model_type
         self.prompts = TASK_PROMPTS.get(model_type) or {
             key: self._render_prompt(instruction) for key, instruction in PROMPTS.items()
@@ -192,7 +201,7 @@ class TransformersCaptioner(Captioner):
 
     def _inputs(self, rows: Sequence[CaptionRequest]) -> BatchFeature:
         if all(row.features is not None for row in rows):
-            collated = collate_left_padded([row.features for row in rows], self.tokenizer.pad_token_id)
+            collated = collate_padded([row.features for row in rows], self.tokenizer.pad_token_id, self.tokenizer.padding_side)
             if collated is not None:
                 return collated
         # One list of images per prompt: processors that count image tokens per sample (Gemma 3,
@@ -233,6 +242,8 @@ class TransformersCaptioner(Captioner):
                 stop_strings=None if min_new_tokens else STOP_STRINGS,
                 tokenizer=self.tokenizer,
             )
+        if self.model.config.is_encoder_decoder:  # the prompt went to the encoder; only the start token leads
+            return output[:, 1:]
         return output[:, echoed_prompt_length(inputs["input_ids"], output) :]
 
     def generate_raw(self, requests: Sequence[CaptionRequest]) -> list[str]:
