@@ -15,7 +15,7 @@ from altgen.settings import Settings
 
 # The settings that change what `altgen describe` does (the rest only concern the HTTP server).
 DESCRIBE_SETTINGS = (
-    "model", "devices", "torch_threads", "load_format", "kv_cache", "compiled_batch_sizes", "max_batch_size",
+    "model", "devices", "torch_threads", "load_format", "dtype", "kv_cache", "compiled_batch_sizes", "max_batch_size",
     "max_new_tokens", "long_max_new_tokens", "alt_text_max_chars", "long_text_max_chars", "halve_rate", "min_size",
     "max_file_bytes", "max_image_pixels", "log_level",
 )

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Batch sizes the static-cache decode step is compiled for at start-up, comma-separated; a batch "
         "is padded up to the next one. Empty = powers of two up to max_batch_size. Fewer sizes start faster.",
     )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto",
+        description="Weights and activations of a vision-language model: 'auto' = bfloat16 on GPUs that have it, "
+        "float16 on older ones, float32 on CPU. float32 answers exactly alike in any batch; 16-bit may differ by rounding.",
+    )
     kv_cache: Literal["auto", "static", "dynamic"] = Field(
         "auto",
         description="KV cache of a vision-language model: 'static' compiles the decode step on GPUs "

@@ -109,6 +109,11 @@ def pixel_budget(factor: int) -> dict:
     return {"shortest_edge": 4 * factor * factor, "longest_edge": 16 * factor * factor}
 
 
+def grid(patch: int, **extra) -> dict:
+    """What the image and video processors share: patch size, 2x2 merge, two frames per temporal patch."""
+    return {"size": pixel_budget(2 * patch), "patch_size": patch, "merge_size": 2, "temporal_patch_size": 2, **extra}
+
+
 def save(folder: Path, model: torch.nn.Module, processor, generation: GenerationConfig) -> Path:
     model.generation_config = generation
     model.eval().save_pretrained(folder)
@@ -127,8 +132,8 @@ def save_tiny_qwen2_vl(folder: Path, seed: int = 0) -> Path:
         **special_ids(tokenizer),
     )
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=pixel_budget(28), patch_size=14, merge_size=2, temporal_patch_size=2),
-        video_processor=Qwen2VLVideoProcessor(size=pixel_budget(28), patch_size=14, merge_size=2, temporal_patch_size=2),
+        image_processor=Qwen2VLImageProcessor(**grid(14)),
+        video_processor=Qwen2VLVideoProcessor(**grid(14)),
         tokenizer=tokenizer,
         chat_template=QWEN2_CHAT_TEMPLATE,
     )
@@ -148,8 +153,8 @@ def save_tiny_qwen2_5_vl(folder: Path, seed: int = 0) -> Path:
         **special_ids(tokenizer),
     )
     processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=pixel_budget(28), patch_size=14, merge_size=2, temporal_patch_size=2),
-        video_processor=Qwen2VLVideoProcessor(size=pixel_budget(28), patch_size=14, merge_size=2, temporal_patch_size=2),
+        image_processor=Qwen2VLImageProcessor(**grid(14)),
+        video_processor=Qwen2VLVideoProcessor(**grid(14)),
         tokenizer=tokenizer,
         chat_template=QWEN2_CHAT_TEMPLATE,
     )
@@ -172,10 +177,8 @@ def save_tiny_qwen3_vl(folder: Path, seed: int = 0) -> Path:
     )
     half = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
     processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=pixel_budget(32), patch_size=16, merge_size=2, temporal_patch_size=2,
-                                              **half),
-        video_processor=Qwen3VLVideoProcessor(size=pixel_budget(32), patch_size=16, merge_size=2, temporal_patch_size=2,
-                                              **half),
+        image_processor=Qwen2VLImageProcessor(**grid(16, **half)),
+        video_processor=Qwen3VLVideoProcessor(**grid(16, **half)),
         tokenizer=tokenizer,
         chat_template=QWEN3_CHAT_TEMPLATE,
     )

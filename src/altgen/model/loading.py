@@ -33,6 +33,7 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         long_max_chars=settings.long_text_max_chars,
         min_new_tokens=settings.min_new_tokens,
         kv_cache=settings.kv_cache,
+        dtype=settings.dtype,
         max_batch_size=settings.max_batch_size,
         compiled_batch_sizes=settings.compiled_batch_size_list(),
         load_format=settings.load_format,

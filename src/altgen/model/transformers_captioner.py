@@ -98,6 +98,15 @@ def batch_buckets(max_batch_size: int, chosen: Sequence[int] = ()) -> list[int]:
     return sorted({*(size for size in sizes if size < max_batch_size), max_batch_size})
 
 
+def torch_dtype(setting: str, device: str) -> torch.dtype:
+    """``auto``: bf16 on GPUs that have it, fp16 on older ones, fp32 on CPU."""
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
 def load_processor(name_or_path: str):
     with explained(name_or_path):  # the import too: a torchvision from another torch build fails right there
         from transformers import AutoProcessor
@@ -134,6 +143,7 @@ class TransformersCaptioner(Captioner):
         long_max_chars: int = 800,
         min_new_tokens: int = 0,
         kv_cache: str = "auto",
+        dtype: str = "auto",
         max_batch_size: int = 64,
         compiled_batch_sizes: Sequence[int] = (),
         load_format: str = "auto",
@@ -151,13 +161,8 @@ class TransformersCaptioner(Captioner):
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        # bf16 on GPUs that have it, fp16 on older ones, fp32 on CPU.
-        if device.startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        else:
-            dtype = torch.float32
         with explained(name_or_path):
-            self.model = load_model(name_or_path, dtype, device, load_format)
+            self.model = load_model(name_or_path, torch_dtype(dtype, device), device, load_format)
         if self.static_cache:
             self.model.generation_config.cache_implementation = "static"
         # An end forced at the token budget (BART's, Florence-2's) would make a row's text depend on the
