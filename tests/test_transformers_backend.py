@@ -218,3 +218,9 @@ def test_training_labels_from_a_processor_never_reach_generate():
 
     features = {"input_ids": torch.ones(1, 3, dtype=torch.long), "labels": torch.full((1, 3), -100)}
     assert set(model_inputs(features)) == {"input_ids"}
+
+
+def test_the_dtype_setting_chooses_the_models_precision(tiny_llava):
+    captioner = TransformersCaptioner(str(tiny_llava), "cpu", max_new_tokens=4, dtype="bfloat16")
+    assert next(captioner.model.parameters()).dtype == torch.bfloat16
+    assert all(captioner.generate_raw([CaptionRequest(photos()[0])]))
