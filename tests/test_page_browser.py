@@ -37,7 +37,7 @@ AXE = Path(__file__).parent / "axe" / "axe.min.js"
 AXE_VERSION = "4.14.1"
 MAX_FILE_BYTES = 2_000_000  # the server's limit here, so that a "too big" photo stays small
 API_KEY = "page-test-key"
-DONE = ".card[aria-busy='false']"
+ANSWERED = ".card[aria-busy='false']"  # described, or refused for good
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,8 @@ def pages(browser):
         page.context.close()
 
 
-def wait_described(page: Page, count: int) -> None:
-    expect(page.locator(DONE)).to_have_count(count, timeout=30_000)
+def wait_answered(page: Page, count: int) -> None:
+    expect(page.locator(ANSWERED)).to_have_count(count, timeout=30_000)
 
 
 def card(page: Page, name: str):
@@ -139,7 +139,7 @@ def announcements(page: Page) -> str:
 def test_two_photos_get_their_alt_text_and_search_finds_each(server, files, pages):
     page = pages(server)
     page.get_by_label("Choose photos").set_input_files([files["chelsea.jpg"], files["coffee.jpg"]])
-    wait_described(page, 2)
+    wait_answered(page, 2)
 
     for name, word in (("chelsea.jpg", "cat"), ("coffee.jpg", "espresso")):
         expected = api_description(server, files[name])
@@ -211,7 +211,7 @@ def test_first_alt_text_is_on_screen_within_a_second_of_a_drop(server, files, pa
 def test_errors_say_what_to_do_and_spare_the_other_photos(server, files, pages):
     page = pages(server)
     page.get_by_label("Choose photos").set_input_files([files["notes.txt"], files["noise.png"], files["chelsea.jpg"]])
-    wait_described(page, 3)
+    wait_answered(page, 3)
 
     not_photo = card(page, "notes.txt")
     expect(not_photo.locator(".state")).to_have_text(
@@ -240,7 +240,7 @@ def test_api_key_kept_in_the_tab_and_busy_service_retried(keyed_server, files, p
     with page.expect_response(lambda r: r.url.endswith("/v1/describe") and r.status == 503) as busy:
         page.get_by_role("button", name="Use this key").click()
     assert busy.value.headers["retry-after"] == "1"
-    wait_described(page, 2)
+    wait_answered(page, 2)
     assert "The service is busy. Trying again in 1 s." in announcements(page)
     for name in ("chelsea.jpg", "coffee.jpg"):
         expected = api_description(keyed_server, files[name], key=API_KEY)
@@ -265,7 +265,7 @@ def test_korean_follows_the_browser_and_the_switch_changes_it(server, files, pag
     expect(page.locator("h1")).to_have_text("altgen: 사진 대체 텍스트")
     expect(page.get_by_role("radio", name="한국어")).to_be_checked()  # the alt text follows the page's language
     page.get_by_label("사진 선택").set_input_files([files["chelsea.jpg"]])
-    wait_described(page, 1)
+    wait_answered(page, 1)
     korean = api_description(server, files["chelsea.jpg"], lang="ko")
     assert "고양이" in korean
     expect(page.locator(".card img")).to_have_attribute("alt", korean)
@@ -312,7 +312,7 @@ def test_keyboard_alone_adds_photos_searches_and_copies(server, files, pages):
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files([files["chelsea.jpg"], files["coffee.jpg"]])
-    wait_described(page, 2)
+    wait_answered(page, 2)
 
     page.keyboard.press("Tab")  # the alt text's language: arrow keys choose within the group
     page.keyboard.press("ArrowRight")
@@ -355,7 +355,7 @@ def test_axe_finds_no_serious_or_critical_violation(server, files, pages, locale
     page = pages(server, locale=locale, width=width)
     found = {"empty page": run_axe(page)}
     page.locator("#files").set_input_files([files["chelsea.jpg"], files["coffee.jpg"], files["notes.txt"]])
-    wait_described(page, 3)
+    wait_answered(page, 3)
     page.locator("#query").fill("고양이 사진을 찾아 줘")
     page.locator("#query").press("Enter")
     expect(page.locator(".card.best")).to_have_count(1)
@@ -374,7 +374,7 @@ def test_axe_finds_no_serious_or_critical_violation(server, files, pages, locale
 def test_page_reflows_without_sideways_scrolling(server, files, pages, width):
     page = pages(server, width=width, height=800)
     page.locator("#files").set_input_files([files["chelsea.jpg"], files["notes.txt"]])
-    wait_described(page, 2)
+    wait_answered(page, 2)
     search(page, "고양이 사진을 찾아 줘")
     expect(page.locator(".card.best")).to_have_count(1)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width

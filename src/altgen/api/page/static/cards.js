@@ -64,7 +64,7 @@ export function createCard(id, file) {
   };
 }
 
-export function isRetryable(card) {
+function isRetryable(card) {
   return card.status === "error" && RETRYABLE.has(card.error.kind);
 }
 
@@ -73,7 +73,8 @@ export function renderCard(card, words) {
   const done = card.status === "done";
   p.root.classList.toggle("best", card.best);
   p.root.classList.toggle("failed", card.status === "error");
-  p.root.setAttribute("aria-busy", String(card.status === "waiting"));
+  // Busy until its answer is final: a photo the service was too busy for is retried on its own.
+  p.root.setAttribute("aria-busy", String(card.status === "waiting" || card.error?.kind === "busy"));
   if (p.preview.tagName === "IMG") {
     p.preview.alt = done ? card.description : "";
     p.preview.lang = card.textLang;

@@ -129,7 +129,7 @@ const STRINGS = {
   },
 };
 
-export const LANGUAGES = Object.keys(STRINGS);
+const LANGUAGES = Object.keys(STRINGS);
 const CHOICE_KEY = "altgen.uiLanguage";
 
 // A choice made with the switch wins; otherwise the browser's first language we have.
