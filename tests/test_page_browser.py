@@ -234,6 +234,7 @@ def test_api_key_kept_in_the_tab_and_busy_service_retried(keyed_server, files, p
     page.get_by_label("Choose photos").set_input_files([files["chelsea.jpg"], files["coffee.jpg"]])
     expect(page.locator(".card .state", has_text="This service needs an API key.")).to_have_count(2)
     expect(page.locator("#key-box")).to_have_attribute("open", "")
+    expect(page.get_by_role("button", name="Try again: chelsea.jpg")).to_be_visible()
     assert "chelsea.jpg, coffee.jpg: This service needs an API key." in announcements(page)
 
     page.get_by_label("API key (only if the service asks for one)").fill(API_KEY)
