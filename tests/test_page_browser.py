@@ -308,6 +308,9 @@ def tab_to(page: Page, matches, most: int = 30) -> list[dict]:
 def test_keyboard_alone_adds_photos_searches_and_copies(server, files, pages):
     page = pages(server)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    # Playwright turns on its file-chooser interception without waiting for it: a listener from the start
+    # has it on long before Space is pressed (else the chooser is sometimes missed).
+    page.on("filechooser", lambda _chooser: None)
     path = tab_to(page, lambda f: f["id"] == "files")
     assert [f["name"] for f in path[:3]] == ["Skip to the photos", "English", "한국어"]
     with page.expect_file_chooser() as chooser:
