@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="Comma-separated API keys; when set, every route but /health and /ready needs one.")
     admin_key: SecretStr | None = Field(None, description="Key needed to change /config (also accepted as an API key).")
 
+    ui: bool = Field(
+        True, description="Serve the try-it page at / (drop photos, read their alt text, find one); false = API only."
+    )
+
     halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
     min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
 

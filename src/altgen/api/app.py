@@ -13,6 +13,7 @@ from altgen.api import health, legacy, v1
 from altgen.api.auth import ApiKeyAuth
 from altgen.api.errors import install_error_handlers
 from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, RequestId
+from altgen.api.ui import install_page
 from altgen.model.load_errors import ModelUnavailable
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.service import AltTextService, CaptionerFactory, RankerFactory
@@ -95,4 +96,6 @@ def create_app(
     app.include_router(legacy.router)
     app.include_router(v1.router)
     app.include_router(health.router)
+    if settings.ui:
+        install_page(app)
     return app

@@ -1,4 +1,4 @@
-"""Optional API keys: ``ALTGEN_API_KEYS`` guards every route but the health probes and the docs;
+"""Optional API keys: ``ALTGEN_API_KEYS`` guards every route but the health probes, the docs and the page's files;
 ``ALTGEN_ADMIN_KEY`` also guards changes to ``/config``. Keys are compared in constant time and never logged."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from altgen.api.middleware import send_json_error
 from altgen.metrics import Metrics
 
-# The probes, and the API's documentation (a person opens /docs before they can give a key in it).
-OPEN_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-OPEN_PREFIXES = ("/docs-assets/",)
+# The probes, the API's documentation and the try-it page's files (a person opens /docs or the page
+# before they can give a key in it; the page's own API requests carry that key).
+OPEN_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"})
+OPEN_PREFIXES = ("/docs-assets/", "/page/")
 
 
 def _digest(key: str) -> bytes:
