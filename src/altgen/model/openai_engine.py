@@ -93,9 +93,11 @@ class Engine:
 
     def __init__(self, address: EngineAddress, api_key: str | None, connections: int):
         self.address = address
+        # One connection more than the callers: /ready's check must not wait behind long generations.
+        pool = connections + 1
         self._client = httpx.Client(
             headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         )
 
     def post(self, path: str, body: dict, timeout_s: float) -> dict:

@@ -28,7 +28,8 @@ class RemoteEmbedder:
 
     def __init__(self, address: EngineAddress, *, api_key: str | None, timeout_s: float):
         self.name = str(address)
-        self.engine = Engine(address, api_key, connections=1)  # one ranking thread calls it
+        # A search embeds its request while its new descriptions are embedded: two calls at once at most.
+        self.engine = Engine(address, api_key, connections=2)
         self.timeout_s = timeout_s
         # e5 models were trained with these prefixes, and engines serve them as they are.
         self._prefixes = E5_PREFIXES if "e5" in address.model.lower() else NO_PREFIXES
