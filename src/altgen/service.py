@@ -10,13 +10,14 @@ import collections
 import contextlib
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from altgen.images import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
-from altgen.model.base import Captioner, CaptionRequest, Detail, Language
+from altgen.model.base import Captioner, CaptionRequest, Detail, Language, ModelBusy
 from altgen.model.loading import load_captioner, load_ranker
 from altgen.ranking import Ranked, Ranker
 from altgen.settings import ResizeConfig, Settings
@@ -32,6 +33,8 @@ RANKING_SLICE = 16
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2
+# How often /ready asks a model that can become unreachable (a remote engine) whether it can take work.
+REACHABLE_CHECK_S = 2.0
 
 
 def pixel_count(request: CaptionRequest) -> float:
@@ -75,6 +78,7 @@ class AltTextService:
         self.ranker: Ranker | None = None
         self._tasks: list[asyncio.Task] = []
         self._down: set[str] = set()  # devices whose consumer crashed and is waiting to restart
+        self._unreachable: set[str] = set()  # captioners whose model cannot take work now (a remote engine down)
         # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
         self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
@@ -92,22 +96,55 @@ class AltTextService:
         for index, device in enumerate(self.devices):
             captioner = await asyncio.to_thread(self._captioner_factory, self.settings, device)
             self.captioners.append(captioner)
-            consumer = DeviceConsumer(
-                device,
-                device if self.devices.count(device) == 1 else f"{device}#{index}",
-                captioner.caption,
-                self.queue,
-                self.metrics,
-                max_batch_size=self.settings.max_batch_size,
-                max_wait_s=self.settings.max_batch_wait_ms / 1000,
-                busy_wait_s=self.settings.busy_batch_wait_ms / 1000,
-                max_batch_cost=self.settings.max_batch_pixels or float("inf"),
-                cost=pixel_count,
-            )
-            self.consumers.append(consumer)
-            await consumer.on_model_thread(captioner.warm_up)  # e.g. compile before /ready says yes
-            self._tasks.append(asyncio.create_task(self._supervise(consumer), name=f"consumer-{consumer.name}"))
+            name = device if self.devices.count(device) == 1 else f"{device}#{index}"
+            consumers = [self._consumer(captioner, name)] if not captioner.parallel_requests else [
+                self._consumer(captioner, f"{name}#{slot}", one_photo=True) for slot in range(captioner.parallel_requests)
+            ]
+            self.consumers += consumers
+            await consumers[0].on_model_thread(captioner.warm_up)  # e.g. compile before /ready says yes
+            self._tasks += [asyncio.create_task(self._supervise(c), name=f"consumer-{c.name}") for c in consumers]
+        watched = [captioner for captioner in self.captioners if captioner.watched]
+        if watched:
+            await self._check_reachable(watched)  # /ready tells the truth from the first answer on
+            self._tasks.append(asyncio.create_task(self._watch_reachable(watched), name="reachable"))
         log.info("ready: captioner %s on %s", self.captioners[0].name, ", ".join(self.devices))
+
+    def _consumer(self, captioner: Captioner, name: str, one_photo: bool = False) -> DeviceConsumer:
+        """A consumer of the shared queue for ``captioner``. ``one_photo``: one of the parallel slots of a remote
+        engine, which batches for itself: each takes the next photo at once, with no wait for company."""
+        settings = self.settings
+        return DeviceConsumer(
+            captioner.device,
+            name,
+            captioner.caption,
+            self.queue,
+            self.metrics,
+            max_batch_size=1 if one_photo else settings.max_batch_size,
+            max_wait_s=0 if one_photo else settings.max_batch_wait_ms / 1000,
+            busy_wait_s=0 if one_photo else settings.busy_batch_wait_ms / 1000,
+            max_batch_cost=settings.max_batch_pixels or float("inf"),
+            cost=pixel_count,
+        )
+
+    async def _check_reachable(self, captioners: list[Captioner]) -> None:
+        """/ready says no while a captioner's model cannot take work (a remote engine that is down)."""
+        for captioner in captioners:
+            try:
+                reachable = await asyncio.to_thread(captioner.reachable)
+            except Exception:  # noqa: BLE001 - a check that fails says "not reachable", and the checks go on
+                log.exception("checking whether %s is reachable failed", captioner.name)
+                reachable = False
+            if reachable and captioner.name in self._unreachable:
+                log.warning("captioner %s is reachable again", captioner.name)
+                self._unreachable.discard(captioner.name)
+            elif not reachable and captioner.name not in self._unreachable:
+                log.warning("captioner %s is not reachable: /ready says no until it is", captioner.name)
+                self._unreachable.add(captioner.name)
+
+    async def _watch_reachable(self, captioners: list[Captioner]) -> None:
+        while True:
+            await asyncio.sleep(REACHABLE_CHECK_S)
+            await self._check_reachable(captioners)
 
     async def _supervise(self, consumer: DeviceConsumer) -> None:
         """Keeps a consumer running: a crash is logged and counted, /ready says not-ready, and it restarts."""
@@ -139,7 +176,7 @@ class AltTextService:
     @property
     def ready(self) -> bool:
         running = bool(self._tasks) and all(not task.done() for task in self._tasks)
-        return running and not self._down and self.ranker is not None
+        return running and not self._down and not self._unreachable and self.ranker is not None
 
     @property
     def model_name(self) -> str:
@@ -179,7 +216,10 @@ class AltTextService:
         loop = asyncio.get_running_loop()
         timeout_s = self.settings.request_timeout_s if timeout_s is None else max(0.0, timeout_s)
         deadline = loop.time() + timeout_s
-        requests = await self._preprocess([CaptionRequest(image.image, language, detail) for image in images], images)
+        ends = time.monotonic() + timeout_s  # the same deadline on the clock a model's thread reads
+        requests = await self._preprocess(
+            [CaptionRequest(image.image, language, detail, deadline=ends) for image in images], images
+        )
         jobs = self.queue.submit(requests, deadline)
         futures = [job.future for job in jobs]
         late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
@@ -195,6 +235,8 @@ class AltTextService:
         for image, outcome in zip(images, outcomes):
             if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):  # expired while queued
                 raise late
+            if isinstance(outcome, ModelBusy):  # the engine cannot take it now: 503, said in our words
+                raise outcome
             if isinstance(outcome, BaseException):
                 log.error("model failed on %s: %r", image.name, outcome)
                 # Our own words (a crashed worker) may be told; a model's exception text stays in the log.

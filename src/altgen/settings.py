@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from altgen.model.openai_engine import EngineAddress, is_remote
+
 EMBEDDED = "embedded"
 
 
@@ -28,7 +30,8 @@ class ResizeConfig(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ALTGEN_", extra="ignore")
+    # A refused value is not echoed: it may hold a key (api_keys, engine_api_key, a key pasted into an openai: URL).
+    model_config = SettingsConfigDict(env_prefix="ALTGEN_", extra="ignore", hide_input_in_errors=True)
 
     host: str = Field("0.0.0.0", description="Address the HTTP server binds to.")
     port: int = Field(8890, ge=1, le=65535, description="HTTP port (the old service's port).")
@@ -36,8 +39,9 @@ class Settings(BaseSettings):
 
     model: str = Field(
         EMBEDDED,
-        description="Captioner: 'embedded' (offline EfficientNet-Lite0) or a Hugging Face image-text-to-text "
-        "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf).",
+        description="Captioner: 'embedded' (offline EfficientNet-Lite0), a Hugging Face image-text-to-text "
+        "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf), or a model on an OpenAI-compatible "
+        "engine: openai:<base url>#<model> (e.g. openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf).",
     )
     max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate for alt text.")
     min_new_tokens: int = Field(0, ge=0, description="Fixed output length for benchmarks (min = max); 0 in service.")
@@ -68,8 +72,9 @@ class Settings(BaseSettings):
     )
     embedder: str = Field(
         EMBEDDED,
-        description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), or a "
-        "sentence-transformers hub id or folder; several are averaged. 'embedded' = e5-small.",
+        description="Text encoders for ranking, comma-separated: 'use', 'e5-small' (both packaged), a "
+        "sentence-transformers hub id or folder, or an OpenAI-compatible embedding engine's model: "
+        "openai:<base url>#<model>; several are averaged. 'embedded' = e5-small.",
     )
     glossary: bool = Field(True, description="Also match Korean words through the packaged Korean-English photo glossary.")
     lexical_weight: float = Field(0.5, ge=0, description="Weight of exact-word overlap (IDF-weighted) beside the encoders' votes.")
@@ -121,6 +126,13 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
     restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")
 
+    engine_concurrency: int = Field(
+        16, ge=1, le=1024, description="Most photos in flight to an OpenAI-compatible engine (model openai:...) at once."
+    )
+    engine_api_key: SecretStr | None = Field(
+        None, description="Key sent to OpenAI-compatible engines (model or embedder openai:...) as a Bearer token."
+    )
+
     api_keys: SecretStr | None = Field(None, description="Comma-separated API keys; when set, every route but /health and /ready needs one.")
     admin_key: SecretStr | None = Field(None, description="Key needed to change /config (also accepted as an API key).")
 
@@ -130,6 +142,21 @@ class Settings(BaseSettings):
 
     halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
     min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
+
+    @field_validator("model")
+    @classmethod
+    def _engine_model(cls, value: str) -> str:
+        if is_remote(value):
+            EngineAddress.parse(value, "model")
+        return value
+
+    @field_validator("embedder")
+    @classmethod
+    def _engine_embedders(cls, value: str) -> str:
+        for name in value.split(","):
+            if is_remote(name):
+                EngineAddress.parse(name, "embedder")
+        return value
 
     @field_validator("compiled_batch_sizes")
     @classmethod
@@ -159,6 +186,8 @@ class Settings(BaseSettings):
         return [int(size) for size in self.compiled_batch_sizes.split(",") if size.strip()]
 
     def device_list(self) -> list[str]:
+        if is_remote(self.model):  # the engine has the devices; altgen makes one captioner for it
+            return ["engine"]
         if self.devices.strip().lower() != "auto":
             return [d.strip() for d in self.devices.split(",") if d.strip()]
         import torch

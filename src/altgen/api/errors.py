@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from altgen.api.middleware import request_id_var
 from altgen.images import ImageRejected
+from altgen.model.base import ModelBusy
 from altgen.service import DeadlineExceeded, ModelFailed
 from altgen.worker.batching import QueueFull
 
@@ -89,6 +90,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
         request.app.state.service.metrics.rejected.labels("deadline").inc()
         return error_response(504, str(exc))
+
+    @app.exception_handler(ModelBusy)
+    async def _model_busy(request: Request, exc: ModelBusy) -> JSONResponse:
+        request.app.state.service.metrics.rejected.labels("model_busy").inc()
+        return error_response(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(TimeoutError)
+    async def _timeout(request: Request, exc: TimeoutError) -> JSONResponse:
+        # A model (a remote engine) that did not answer within the request's deadline.
+        request.app.state.service.metrics.rejected.labels("deadline").inc()
+        return error_response(504, f"no answer within the {request.app.state.service.settings.request_timeout_s:g} s deadline")
 
     @app.exception_handler(ModelFailed)
     async def _model_failed(_request: Request, exc: ModelFailed) -> JSONResponse:

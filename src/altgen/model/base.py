@@ -24,6 +24,17 @@ class CaptionRequest:
     detail: Detail = "alt"
     # The backend's model inputs for this photo, made ahead by its ``preprocess`` (None: not yet).
     features: Any = field(default=None, compare=False, repr=False)
+    # When the request holding this photo gives up (time.monotonic()); a call to a remote engine must end by then.
+    deadline: float | None = field(default=None, compare=False)
+
+
+class ModelBusy(Exception):
+    """The model cannot take this photo now (a remote engine that is overloaded or unreachable): the service
+    answers 503 with ``Retry-After`` instead of an error. The message is altgen's own, safe to show a client."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Captioner:
@@ -32,11 +43,15 @@ class Captioner:
     Every hook the service calls is declared here, with what it does when a backend leaves it out:
     ``preprocess`` runs on a request thread before queueing (thread-safe, CPU only) so that the
     device's thread spends its time on the model; ``warm_up`` runs on the model thread before the
-    service says it is ready (compilation, memory); ``caption`` runs on the model thread.
+    service says it is ready (compilation, memory); ``caption`` runs on the model thread;
+    ``reachable`` runs on a helper thread every few seconds while the service is up.
     """
 
     name: str
     device: str
+    # A model in this process (0) gets one batched ``caption`` call at a time on its device's thread. A remote
+    # engine batches for itself: the service then makes this many single-photo calls at once, each on its own thread.
+    parallel_requests: int = 0
 
     def preprocess(self, request: CaptionRequest) -> CaptionRequest:
         """A photo's model inputs, made ahead; by default none (``caption`` gets the photo itself)."""
@@ -47,6 +62,15 @@ class Captioner:
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         raise NotImplementedError
+
+    def reachable(self) -> bool:
+        """Whether the model can take work now (/ready says no while it cannot); a model in this process always can."""
+        return True
+
+    @property
+    def watched(self) -> bool:
+        """Whether the service must keep asking ``reachable`` (else it skips the checks)."""
+        return type(self).reachable is not Captioner.reachable
 
     @property
     def preprocesses(self) -> bool:

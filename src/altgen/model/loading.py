@@ -6,6 +6,7 @@ from altgen.broader_words import EVERYDAY_NODES, BroaderWords
 from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
 from altgen.model.embedding_store import EmbeddingStore
+from altgen.model.openai_engine import EngineAddress, is_remote
 from altgen.ranking import Ranker
 from altgen.settings import EMBEDDED, Settings
 
@@ -22,6 +23,19 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         from altgen.model.imagenet_captioner import ImageNetCaptioner
 
         return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter())
+    if is_remote(settings.model):
+        from altgen.model.remote_captioner import RemoteCaptioner
+
+        return RemoteCaptioner(
+            EngineAddress.parse(settings.model, "model"),
+            api_key=engine_key(settings),
+            concurrency=settings.engine_concurrency,
+            max_new_tokens=settings.max_new_tokens,
+            max_chars=settings.alt_text_max_chars,
+            long_max_new_tokens=settings.long_max_new_tokens,
+            long_max_chars=settings.long_text_max_chars,
+            timeout_s=settings.request_timeout_s,
+        )
     from altgen.model.transformers_captioner import TransformersCaptioner
 
     return TransformersCaptioner(
@@ -49,9 +63,17 @@ def load_embedder(name: str, settings: Settings) -> Embedder:
         from altgen.model.e5_embedder import MultilingualE5Small
 
         return MultilingualE5Small()
+    if is_remote(name):
+        from altgen.model.remote_embedder import RemoteEmbedder
+
+        return RemoteEmbedder(EngineAddress.parse(name, "embedder"), api_key=engine_key(settings), timeout_s=settings.request_timeout_s)
     from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(name, device=settings.embedder_device)
+
+
+def engine_key(settings: Settings) -> str | None:
+    return settings.engine_api_key.get_secret_value() if settings.engine_api_key else None
 
 
 def embedding_store(settings: Settings) -> EmbeddingStore | None:
