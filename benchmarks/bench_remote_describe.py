@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,40 +26,18 @@ from pathlib import Path
 
 import httpx
 
-from common import free_port, percentile, sample_jpegs, start_server, stop_server
+from common import percentile, sample_jpegs, start_server, stop_server
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the random model builders live beside the tests
 
 from altgen.images import prepare_image  # noqa: E402
+from engines import start_transformers_serve  # noqa: E402  (the tests' real engine on loopback)
 from altgen.model.prompts import PROMPTS  # noqa: E402
 from altgen.model.remote_captioner import data_url  # noqa: E402
 from altgen.settings import ResizeConfig  # noqa: E402
 
 RESULTS = HERE / "results" / "remote_describe_cpu.json"
-OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def start_engine(folder: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "transformers"), "serve", str(folder), "--host", "127.0.0.1",
-               "--port", str(port), "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=OFFLINE)
-    base = f"http://127.0.0.1:{port}/v1"
-    give_up = time.monotonic() + 120
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise RuntimeError("transformers serve exited:\n" + log.read_text())
-        try:
-            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("transformers serve did not start:\n" + log.read_text())
-
-
 async def closed_loop(clients: int, count: int, send) -> dict:
     """``clients`` loops, each sending the next photo as soon as its last one is answered."""
     latencies: list[float] = []
@@ -124,7 +101,7 @@ def main() -> None:
                        {"type": "text", "text": PROMPTS["en", "alt"]}]
             bodies.append({"model": str(folder), "messages": [{"role": "user", "content": content}],
                            "temperature": 0, "max_tokens": args.max_tokens})
-        engine_process, engine = start_engine(folder, Path(scratch) / "engine.log")
+        engine_process, engine = start_transformers_serve(folder, Path(scratch) / "engine.log")
         altgen_process, base = start_server(
             model=f"openai:{engine}#{folder}", engine_concurrency=args.clients, max_new_tokens=args.max_tokens,
             halve_rate=1, queue_capacity=max(256, args.clients), cache_path="none",
