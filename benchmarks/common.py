@@ -135,5 +135,6 @@ async def drive(base: str, jpegs: list[bytes], clients: int, count: int) -> dict
         "images_per_s": count / elapsed,
         "p50_latency_s": statistics.median(latencies),
         "p95_latency_s": percentile(latencies, 0.95),
-        "mean_batch_size": images / batches,
+        # None when /metrics has no batches: on Ray the batches are made in the captioner replicas.
+        "mean_batch_size": images / batches if batches else None,
     }

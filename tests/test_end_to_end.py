@@ -137,6 +137,15 @@ def test_errors_come_back_as_json_with_status(server):
     assert response.status_code == 422 and "min_size" in response.json()["error"]
 
 
+def test_serve_does_not_import_ray_unless_its_engine_is_ray():
+    """Ray is an optional extra: the default engine starts (up to the HTTP server) without importing it."""
+    code = (
+        "import sys, uvicorn; uvicorn.run = lambda app, **options: None; from altgen.cli import main; main(['serve']); "
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'ray'], 'ray was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_describe_command_prints_descriptions_and_refuses_non_images(photo_dir, tmp_path):
     (tmp_path / "notes.txt").write_text("not a photo")
     result = subprocess.run(

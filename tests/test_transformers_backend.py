@@ -155,7 +155,7 @@ async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_lla
         assert response.status_code == 200
         assert [item["Hash"] for item in response.json()] == data["Hash"]
         service = client.app.state.service
-        assert [c.name for c in service.captioners] == [str(tiny_llava)] * 2
+        assert [c.name for c in service.captioning.captioners] == [str(tiny_llava)] * 2
         registry = service.metrics.registry
         assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#0"}) >= 1
         assert registry.get_sample_value("altgen_inference_seconds_count", {"device": "cpu#1"}) >= 1

@@ -97,7 +97,7 @@ async def test_two_cpu_devices_serve_one_queue(make_client, photos):
         files = {f"Image{i}": ("p.jpg", photos["cat"]) for i in range(8)}
         response = await client.post("/getAltTexts", data=data, files=files)
         assert response.status_code == 200
-        assert len(client.app.state.service.consumers) == 2
+        assert len(client.app.state.service.captioning.consumers) == 2
         assert metric(client, "altgen_inference_seconds_count", device="cpu#0") >= 1
         assert metric(client, "altgen_inference_seconds_count", device="cpu#1") >= 1
 

@@ -115,7 +115,7 @@ async def _describe(settings: Settings, paths: list[Path], language: str, detail
     return 1 if failures else 0
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     from altgen.api.middleware import RequestIdFilter
 
     handler = logging.StreamHandler()
@@ -145,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
     except ValueError as exc:
         parser.error(str(exc))
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
+    if args.command == "serve" and settings.engine == "ray":
+        from altgen.distributed.run import serve_on_ray  # Ray is imported for this engine only
+
+        return serve_on_ray(settings)
     if args.command == "serve":
         return _serve(settings)
     from altgen.model.load_errors import ModelUnavailable

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from altgen.model.openai_engine import EngineAddress, is_remote
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # A refused value is not echoed: it may hold a key (api_keys, engine_api_key, a key pasted into an openai: URL).
     model_config = SettingsConfigDict(env_prefix="ALTGEN_", extra="ignore", hide_input_in_errors=True)
 
+    engine: Literal["inprocess", "ray"] = Field(
+        "inprocess",
+        description="'inprocess': the models run in this process, one consumer per device; 'ray': the same API as a "
+        "Ray Serve application, captioner replicas placed and scaled by Ray (pip install 'altgen[ray]'; README: Ray).",
+    )
     host: str = Field("0.0.0.0", description="Address the HTTP server binds to.")
     port: int = Field(8890, ge=1, le=65535, description="HTTP port (the old service's port).")
     log_level: str = Field("info", description="Python log level.")
@@ -140,6 +145,23 @@ class Settings(BaseSettings):
         True, description="Serve the try-it page at / (drop photos, read their alt text, find one); false = API only."
     )
 
+    ray_address: str = Field(
+        "", description="engine=ray: the Ray cluster to join ('auto', ray://head:10001); empty = RAY_ADDRESS, else a new local one."
+    )
+    ray_ingress_replicas: int = Field(1, ge=1, description="engine=ray: replicas of the HTTP app (decoding, ranking, /config).")
+    ray_ingress_num_cpus: float = Field(1.0, ge=0, description="engine=ray: CPUs Ray reserves for each HTTP app replica.")
+    ray_captioner_min_replicas: int = Field(1, ge=1, description="engine=ray: fewest captioner replicas (each runs devices).")
+    ray_captioner_max_replicas: int = Field(
+        1, ge=1, description="engine=ray: most captioner replicas; above the minimum Ray Serve adds replicas while photos wait."
+    )
+    ray_captioner_num_gpus: float = Field(
+        0.0, ge=0, description="engine=ray: GPUs per captioner replica; with devices=auto a replica uses the card(s) Ray gives it."
+    )
+    ray_captioner_num_cpus: float = Field(1.0, ge=0, description="engine=ray: CPUs Ray reserves for each captioner replica.")
+    ray_target_ongoing_requests: float = Field(
+        4.0, gt=0, description="engine=ray: autoscaling target, requests waiting or in a batch per captioner replica."
+    )
+
     halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
     min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
 
@@ -165,6 +187,12 @@ class Settings(BaseSettings):
             if size.strip() and not (size.strip().isdigit() and 1 <= int(size) <= 1024):
                 raise ValueError(f"must be a comma-separated list of batch sizes from 1 to 1024, got {size.strip()!r}")
         return value
+
+    @model_validator(mode="after")
+    def _replica_range(self) -> "Settings":
+        if self.ray_captioner_max_replicas < self.ray_captioner_min_replicas:
+            raise ValueError("ray_captioner_max_replicas must be at least ray_captioner_min_replicas")
+        return self
 
     def resize_config(self) -> ResizeConfig:
         return ResizeConfig(halve_rate=self.halve_rate, min_size=self.min_size)

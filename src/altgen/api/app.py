@@ -16,7 +16,7 @@ from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, 
 from altgen.api.ui import install_page
 from altgen.model.load_errors import ModelUnavailable
 from altgen.model.loading import load_captioner, load_ranker
-from altgen.service import AltTextService, CaptionerFactory, RankerFactory
+from altgen.service import AltTextService, CaptionerFactory, Captioning, RankerFactory, ResizeStore
 from altgen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,13 @@ def create_app(
     settings: Settings | None = None,
     captioner_factory: CaptionerFactory = load_captioner,
     ranker_factory: RankerFactory = load_ranker,
+    captioning: Captioning | None = None,
+    resize_store: ResizeStore | None = None,
 ) -> FastAPI:
+    """``captioning`` and ``resize_store``: where photos are described and /config is shared when not in this
+    process alone (a Ray cluster, altgen.distributed); by default the models run here."""
     settings = settings or Settings()
-    service = AltTextService(settings, captioner_factory, ranker_factory)
+    service = AltTextService(settings, captioner_factory, ranker_factory, captioning, resize_store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -81,7 +85,7 @@ def create_app(
     app.add_middleware(
         AdmissionGate,
         paths=DESCRIBE_PATHS,
-        free_slots=lambda: service.queue.free_slots() if service.queue else 0,
+        free_slots=service.free_slots,
         metrics=service.metrics,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)

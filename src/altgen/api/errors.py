@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from altgen.api.middleware import request_id_var
 from altgen.images import ImageRejected
 from altgen.model.base import ModelBusy
-from altgen.service import DeadlineExceeded, ModelFailed
+from altgen.captioning import DeadlineExceeded, ModelFailed
 from altgen.worker.batching import QueueFull
 
 

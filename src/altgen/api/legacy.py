@@ -267,5 +267,5 @@ async def write_config(request: Request) -> JSONResponse:
         error = exc.errors()[0]
         field = values.get(error["loc"][0], (error["loc"][0], None))[0]
         raise ApiError(422, f"field '{field}': {error['msg']}") from None
-    _service(request).resize = config  # swapped whole
+    await _service(request).change_resize(config)  # swapped whole
     return _resize_response(config)

@@ -10,7 +10,8 @@ from starlette.datastructures import UploadFile
 from altgen.api.errors import ApiError
 from altgen.images import ImageRejected
 from altgen.model.base import Detail, Language
-from altgen.service import AltTextService, DeadlineExceeded, Description
+from altgen.captioning import DeadlineExceeded
+from altgen.service import AltTextService, Description
 from altgen.worker.batching import QueueFull
 
 
@@ -38,7 +39,7 @@ async def describe_uploads(
                 label, f"the file is {upload.size} bytes; the limit is {settings.max_file_bytes} bytes", status=413
             )
     # Refuse before the costly decode when the queue cannot take the whole request.
-    free = service.queue.free_slots() if service.queue else 0
+    free = service.free_slots()
     if len(uploads) > free:
         raise QueueFull(len(uploads), free, retry_after_s=1)
 

@@ -25,7 +25,10 @@ class QueueFull(Exception):
 
     def __init__(self, wanted: int, free: int, retry_after_s: int):
         super().__init__(f"the service is busy: {wanted} image(s) asked for, {free} queue slot(s) free")
-        self.retry_after_s = retry_after_s
+        self.wanted, self.free, self.retry_after_s = wanted, free, retry_after_s
+
+    def __reduce__(self):  # rebuilt from its own arguments when a Ray captioner replica raises it
+        return QueueFull, (self.wanted, self.free, self.retry_after_s)
 
 
 class ConsumerCrashed(RuntimeError):
