@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -18,17 +19,10 @@ import httpx
 
 from common import sample_jpegs, start_server, stop_server
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))  # the socket check its test uses
+from test_connections import closed_by_server  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def closed_by_server(s: socket.socket) -> bool:
-    s.settimeout(0.01)
-    try:
-        return s.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except (socket.timeout, BlockingIOError):
-        return False
 
 
 def main() -> None:
@@ -54,7 +48,7 @@ def main() -> None:
                 statuses.append(client.post("/v1/describe", files={"images": ("p.jpg", photo)}).status_code)
                 latencies.append(time.monotonic() - started)
                 time.sleep(0.2)
-        closed = sum(closed_by_server(s) for s in sockets)
+        closed = sum(closed_by_server(s, wait_s=0.01) for s in sockets)
     finally:
         for s in sockets:
             s.close()

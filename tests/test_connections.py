@@ -21,8 +21,9 @@ def open_sockets(port: int, count: int, first_bytes: bytes = b"") -> list[socket
     return sockets
 
 
-def closed_by_server(s: socket.socket) -> bool:
-    s.settimeout(0.05)
+def closed_by_server(s: socket.socket, wait_s: float = 0.05) -> bool:
+    """Whether the server has closed ``s``, looking for at most ``wait_s`` (benchmarks/idle_connections.py too)."""
+    s.settimeout(wait_s)
     try:
         return s.recv(1) == b""
     except (ConnectionResetError, BrokenPipeError):

@@ -58,7 +58,7 @@ def explain(model: str, exc: BaseException) -> ModelUnavailable | None:
             f"{model}{what} is not an image-text-to-text model that transformers {_version('transformers')} can load; "
             "see the README's table of vision-language model families"
         )
-    if isinstance(exc, OSError) and not isinstance(exc, ImportError):
+    if isinstance(exc, OSError):
         return ModelUnavailable(f"{model}: cannot read the model ({str(exc).splitlines()[0][:300]})")
     return None
 
