@@ -16,7 +16,7 @@ from altgen.model.embedding_store import EmbeddingStore
 from altgen.model.remote_embedder import BATCH
 from altgen.model.loading import background_descriptions
 from altgen.ranking import description_core
-from altgen.service import RANKING_SLICE
+from altgen.embedding_pace import FIRST_TURN
 from engines import save_tiny_bert, start_infinity, stop
 from test_end_to_end import free_port, start_server
 
@@ -66,8 +66,10 @@ def test_descriptions_are_embedded_by_the_engine_in_batches_with_prefixes_and_ca
     assert first.json() == second.json()
     # At start-up: one text for the vector length, then the calibration bank BATCH at a time.
     assert before == 1 + math.ceil(len(background_descriptions()) / BATCH)
-    # New descriptions go a slice at a time (other requests run between slices), one engine request each; then the request.
-    assert after_first - before == math.ceil(len(CANDIDATES) / RANKING_SLICE) + 1
+    # New descriptions go a turn at a time (other requests run between turns), one engine request each: the
+    # first FIRST_TURN of them, the rest sized by the time a turn took (never one text each); then the request.
+    turns = after_first - before - 1
+    assert len(CANDIDATES) > FIRST_TURN and 2 <= turns <= 10, turns
     assert after_second - after_first == 1  # the descriptions again: from the cache, only the request is new
 
     # The stored vector is the engine's for "passage: <description>", kept under the engine's address and model.

@@ -10,10 +10,12 @@ import collections
 import contextlib
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
+from altgen.embedding_pace import EmbeddingPace
 from altgen.captioning import CaptionerFactory, Captioned, DeadlineExceeded, LocalCaptioning
 from altgen.images import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
@@ -26,8 +28,6 @@ from altgen.worker.decode_budget import PixelBudget
 log = logging.getLogger(__name__)
 
 RankerFactory = Callable[[Settings], Ranker]
-# New descriptions embedded per turn on the ranking thread: ~1 s for multilingual-e5-small on 2 cores.
-RANKING_SLICE = 16
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2
@@ -81,6 +81,7 @@ class AltTextService:
         # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
         self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        self._embedding_pace = EmbeddingPace()
         self.captioning: Captioning = captioning or LocalCaptioning(settings, captioner_factory, self.metrics, self._image_pool)
         self._resize_store = resize_store
         # Descriptions just written, to embed for later searches (bounded: the oldest are dropped first).
@@ -179,20 +180,20 @@ class AltTextService:
     async def _embed_written(self) -> None:
         loop = asyncio.get_running_loop()
         while self._written:
-            await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one slice
-            batch = [self._written.popleft() for _ in range(min(RANKING_SLICE, len(self._written)))]
+            await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one turn
+            batch = [self._written.popleft() for _ in range(min(self._embedding_pace.turn_size(), len(self._written)))]
             missing = self.ranker.uncached(batch)
             if missing:
                 try:
-                    await loop.run_in_executor(self._text_pool, self.ranker.embed_passages, missing)
+                    await self._embed_turn(missing)
                 except Exception:  # noqa: BLE001 - a search will embed them; the answer went out long ago
                     log.exception("embedding written descriptions failed")
 
     # ---- ranking ---------------------------------------------------------------------------
     async def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
-        """New descriptions are embedded a slice at a time on the ranking thread, so that other
-        requests' work runs between the slices of a large one (a small request waits for one slice,
-        not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
+        """New descriptions are embedded a turn (about a quarter second) at a time on the ranking thread,
+        so that other requests' work runs between the turns of a large one (a small request waits for one
+        turn, not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
         assert self.ranker is not None, "service not started"
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -200,14 +201,22 @@ class AltTextService:
         # Dictionary look-ups only, so on the event loop: a small request is then one turn on the thread.
         missing = self.ranker.uncached(descriptions)
         done = 0
-        for start in range(0, len(missing) if len(missing) > RANKING_SLICE else 0, RANKING_SLICE):
+        # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
+        while len(missing) - done > self._embedding_pace.turn_size():
             if loop.time() >= deadline:
                 raise self._too_many_new(len(missing), done, loop.time() - started)
-            await loop.run_in_executor(self._text_pool, self.ranker.embed_passages, missing[start : start + RANKING_SLICE])
-            done = min(len(missing), start + RANKING_SLICE)
+            turn = missing[done : done + self._embedding_pace.turn_size()]
+            await self._embed_turn(turn)
+            done += len(turn)
         if loop.time() >= deadline:
             raise self._too_many_new(len(missing), done, loop.time() - started)
         return await loop.run_in_executor(self._text_pool, self.ranker.rank, query, descriptions)
+
+    async def _embed_turn(self, passages: list[str]) -> None:
+        """One turn of embedding on the ranking thread, timed to size the next turns."""
+        started = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(self._text_pool, self.ranker.embed_passages, passages)
+        self._embedding_pace.record(len(passages), time.perf_counter() - started)
 
     def _too_many_new(self, new: int, done: int, elapsed_s: float) -> DeadlineExceeded:
         """A clear 504 for a request with more new descriptions than the deadline allows; what was

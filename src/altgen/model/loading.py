@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from altgen.broader_words import EVERYDAY_NODES, BroaderWords
 from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
@@ -86,8 +88,10 @@ def embedder_names(setting: str) -> list[str]:
     return list(DEFAULT_EMBEDDERS) if names in ([], [EMBEDDED]) else names
 
 
-def load_ranker(settings: Settings) -> Ranker:
-    embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
+def load_ranker(settings: Settings, embedders: Sequence[Embedder] | None = None) -> Ranker:
+    """The ranker the settings describe; ``embedders`` replaces the configured encoders (benchmarks compare engines)."""
+    if embedders is None:
+        embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
     glossary = Glossary.packaged() if settings.glossary else None
     return Ranker(
         embedders,
