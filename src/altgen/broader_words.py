@@ -26,13 +26,33 @@ EVERYDAY_NODES = frozenset({
 })
 
 
+def _trie_pattern(names: Iterable[str]) -> str:
+    """One regular expression for all the names, nested by shared beginnings ("bell pepper|bell" becomes
+    "bell(?: pepper)?"), so a position of the text is tried against the few names that start like it, not
+    thousands; a longer name is tried before a shorter one it begins with, as "bell pepper" before "bell"."""
+    trie: dict = {}
+    for name in names:
+        node = trie
+        for character in name:
+            node = node.setdefault(character, {})
+        node[""] = {}  # a name ends here
+
+    def pattern(node: dict) -> str:
+        longer = [re.escape(character) + pattern(child) for character, child in sorted(node.items()) if character]
+        if not longer:
+            return ""
+        inner = longer[0] if len(longer) == 1 else "(?:" + "|".join(longer) + ")"
+        return f"(?:{inner})?" if "" in node else inner
+
+    return pattern(trie)
+
+
 class BroaderWords:
     """Names (a phrase each) with the broader words they imply."""
 
     def __init__(self, broader: dict[str, set[str]]):
         self._broader = {name.lower(): frozenset(w.lower() for w in words) for name, words in broader.items() if words}
-        names = sorted(self._broader, key=len, reverse=True)  # longest first: "bell pepper" before "pepper"
-        self._pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in names) + r")s?\b") if names else None
+        self._pattern = re.compile(r"\b(" + _trie_pattern(self._broader) + r")s?\b") if self._broader else None
 
     @classmethod
     def from_chains(cls, entries: Iterable[tuple[Iterable[str], Iterable[str]]]) -> "BroaderWords":

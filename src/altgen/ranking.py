@@ -167,9 +167,12 @@ class Ranker:
         return [p for p in passages if any(p not in cache for cache in self.caches)]
 
     def embed_passages(self, passages: Sequence[str]) -> None:
-        """Embeds prepared description texts into every encoder's cache (one slice of a large request)."""
+        """Embeds prepared description texts into every encoder's cache, and finds their words (one turn of a
+        large request, or descriptions the service just wrote): the request's own turn then only looks them up."""
         for cache in self.caches:
             cache.embed(passages)
+        for passage in passages:
+            self._description_words(passage)
 
     def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
         """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
