@@ -78,7 +78,7 @@ class ScriptedCaptioner(Captioner):
 
 def engines_compared(rounds: int, offset: int) -> dict:
     """Cold 1,000 VLM-length descriptions, this encoder vs the C engine, alternating; then 1,000 short ones."""
-        rankers = {"torch": load_ranker(Settings(cache_path="none")), "c_engine": load_ranker(Settings(cache_path="none", embedder="e5-small-c"))}
+    rankers = {"torch": load_ranker(Settings(cache_path="none")), "c_engine": load_ranker(Settings(cache_path="none", embedder="e5-small-c"))}
     times: dict[str, list[float]] = {name: [] for name in rankers}
     for _ in range(rounds):
         for name, ranker in rankers.items():
