@@ -26,6 +26,7 @@ TEXTS = [
     "zero\u200bwidth\u200djoiners and a control\x07character",
     "rare 𠀀𠀁 CJK and emoji runs 🦔🦔🦔🐈‍⬛",
     "Ünïcödé àccents, ελληνικά, русский, العربية, हिन्दी",
+    "pieces that look special: <s> </s> <pad> <mask>, tabs\tand\nnew lines, flags 🇰🇷🇺🇸",
 ]
 # Longer than the model's 512 positions: embedded in windows, averaged by their length.
 LONG = " ".join(f"Sentence {i} describes a hedgehog among flowers, leaves and stones in a garden." for i in range(80))

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     embedder: str = Field(
         EMBEDDED,
         description="Text encoders for ranking, comma-separated: 'use', 'e5-small', 'e5-small-c' (e5-small on its "
-        "C engine: ~430 MB less memory, ~5x slower for many new texts; all packaged), a "
+        "C engine: ~190 MB less memory, ~5x slower for many new texts; all packaged), a "
         "sentence-transformers hub id or folder, or an OpenAI-compatible embedding engine's model: "
         "openai:<base url>#<model>; several are averaged. 'embedded' = e5-small.",
     )
