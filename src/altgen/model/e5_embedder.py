@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from altgen.model.base import TextKind
 from altgen.model.e5_tokenizer import E5Tokenizer
-from altgen.model.e5_weights import E5Weights, dequantise_q4, packaged_weights_path
+from altgen.model.e5_weights import Q4_BLOCK_BYTES, E5Weights, dequantise_q4, packaged_weights_path
 
 # Tokens per batch (rows x longest row): the speed is flat from 512 to 2,048; fewer keeps memory down.
 BATCH_TOKENS = 1024
@@ -133,7 +133,7 @@ class MultilingualE5Small:
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row)
             mask[i, : len(row)] = True
-        words = torch.from_numpy(dequantise_q4(self._words[ids.numpy()].reshape(-1, 18))).view(*ids.shape, size.hidden)
+        words = torch.from_numpy(dequantise_q4(self._words[ids.numpy()].reshape(-1, Q4_BLOCK_BYTES))).view(*ids.shape, size.hidden)
         x = words + self._positions[:longest] + self._token_type
         x = F.layer_norm(x, (size.hidden,), *self._embedding_norm, size.layer_norm_eps).to(self.dtype)
         # Padding is hidden from attention by -inf, built once for all layers and heads.
