@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from altgen.embedding_pace import EmbeddingPace
 from altgen.captioning import CaptionerFactory, Captioned, DeadlineExceeded, LocalCaptioning
+from altgen.embedding_pace import EmbeddingPace
 from altgen.images import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
 from altgen.model.base import CaptionRequest, Detail, Language
@@ -178,7 +178,6 @@ class AltTextService:
             self._embed_written_task = asyncio.create_task(self._embed_written(), name="embed-written")
 
     async def _embed_written(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._written:
             await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one turn
             batch = [self._written.popleft() for _ in range(min(self._embedding_pace.turn_size(), len(self._written)))]
@@ -202,10 +201,10 @@ class AltTextService:
         missing = self.ranker.uncached(descriptions)
         done = 0
         # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
-        while len(missing) - done > self._embedding_pace.turn_size():
+        while len(missing) - done > (turn_size := self._embedding_pace.turn_size()):
             if loop.time() >= deadline:
                 raise self._too_many_new(len(missing), done, loop.time() - started)
-            turn = missing[done : done + self._embedding_pace.turn_size()]
+            turn = missing[done : done + turn_size]
             await self._embed_turn(turn)
             done += len(turn)
         if loop.time() >= deadline:

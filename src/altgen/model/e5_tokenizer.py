@@ -35,11 +35,10 @@ class E5Tokenizer:
         """Each text's token ids, without the start and end tokens."""
         normalised = [self.normalise(t) for t in texts]
         encoded = self._unigram.encode(normalised)
-        return [self._one_unknown_per_character(text) if self.unk in ids else ids for text, ids in zip(normalised, encoded)]
+        return [self._one_unknown_per_character(ids, text) if self.unk in ids else ids for text, ids in zip(normalised, encoded)]
 
-    def _one_unknown_per_character(self, text: str) -> list[int]:
-        ids = self._unigram.encode(text)
-        pieces = self._unigram.encode(text, out_type=str)  # an unknown run's piece is the run itself
+    def _one_unknown_per_character(self, ids: list[int], text: str) -> list[int]:
+        pieces = self._unigram.encode(text, out_type=str)  # the same split; an unknown run's piece is the run itself
         split = []
         for token, piece in zip(ids, pieces):
             split.extend([token] * len(piece) if token == self.unk else [token])

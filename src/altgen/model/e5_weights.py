@@ -45,7 +45,6 @@ class Reader:
     """Walks the file front to back."""
 
     def __init__(self, data: np.ndarray):
-        self.data = data
         self.view = memoryview(data)
         self.at = 0
 
@@ -83,23 +82,24 @@ class E5Weights:
         self._tensors = _read_directory(reader)
 
     def float32(self, name: str) -> np.ndarray:
-        kind, count, offset = self._tensor(name, 0)
+        count, offset = self._tensor(name, 0)
         return np.frombuffer(self._data, dtype="<f4", count=count, offset=offset).copy()
 
     def q4_blocks(self, name: str) -> np.ndarray:
         """The tensor's 4-bit blocks as stored, ``[blocks, 18]`` bytes."""
-        _, count, offset = self._tensor(name, 1)
+        count, offset = self._tensor(name, 1)
         blocks = count // Q4_BLOCK
         return np.array(self._data[offset : offset + blocks * Q4_BLOCK_BYTES]).reshape(blocks, Q4_BLOCK_BYTES)
 
     def matrix(self, name: str, rows: int, columns: int) -> np.ndarray:
         return dequantise_q4(self.q4_blocks(name)).reshape(rows, columns)
 
-    def _tensor(self, name: str, kind: int) -> tuple[int, int, int]:
+    def _tensor(self, name: str, kind: int) -> tuple[int, int]:
+        """The tensor's number of values and offset, checking that it is stored as ``kind``."""
         stored_kind, count, offset = self._tensors[name]
         if stored_kind != kind:
             raise ValueError(f"tensor {name} is stored as kind {stored_kind}, expected {kind}")
-        return stored_kind, count, offset
+        return count, offset
 
 
 def dequantise_q4(blocks: np.ndarray) -> np.ndarray:
