@@ -13,7 +13,6 @@ Writes benchmarks/results/captioner_eval.json.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 import statistics
@@ -21,17 +20,15 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import torch
 from asgi_lifespan import LifespanManager
-from PIL import Image
 
 from altgen.api.app import create_app
 from altgen.images import prepare_image
 from altgen.model.base import CaptionRequest
 from altgen.model.imagenet_captioner import centre_crop, normalised, shorter_side_to_input
 from altgen.model.loading import load_captioner
-from altgen.settings import ResizeConfig, Settings
+from altgen.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "captioner_eval.json"
 RESULTS = Path(__file__).parent / "results" / "captioner_eval.json"
