@@ -29,8 +29,8 @@ import numpy as np
 from asgi_lifespan import LifespanManager
 
 from altgen.api.app import create_app
-from altgen.images import prepare_image
-from altgen.model.base import CaptionRequest
+from altgen.images.decode import prepare_image
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.imagenet_captioner import Claim, ImageNetCaptioner
 from altgen.model.vocabulary import CATEGORIES, load_class_words

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from altgen.images import ImageRejected, prepare_image, scaled_size
+from altgen.images.decode import prepare_image, scaled_size
+
+from altgen.errors import ImageRejected
 from altgen.settings import ResizeConfig
 from conftest import encode, noise_image
 
@@ -21,7 +23,7 @@ def prepare(data: bytes, config: ResizeConfig = DEFAULT, **limits):
 @pytest.mark.parametrize(
     ("size", "config", "expected"),
     [
-        ((1000, 1000), ResizeConfig(), (500, 500)),  # the README's example
+        ((1000, 1000), ResizeConfig(), (500, 500)),  # the default rule halves each side
         ((1000, 500), ResizeConfig(), (500, 250)),  # aspect ratio kept
         ((40, 20), ResizeConfig(halve_rate=0.5, min_size=15), (30, 15)),  # shorter side held at min_size
         ((30, 12), ResizeConfig(halve_rate=0.5, min_size=100), (30, 12)),  # never upscaled

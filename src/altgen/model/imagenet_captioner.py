@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from altgen.model.base import Captioner, CaptionRequest
+from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
@@ -166,7 +166,7 @@ class ImageNetCaptioner(Captioner):
     def _tensor(self, image: Image.Image) -> torch.Tensor:
         """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
         up) and the whole photo letterboxed on white (nothing cut off a wide or tall photo; cut-outs
-        already sit on white). Chosen on the evaluation's dev half: see the README."""
+        already sit on white). Chosen on the evaluation's dev half: see docs/captioner.md."""
         resized = shorter_side_to_input(image)
         return torch.stack([normalised(centre_crop(resized)), normalised(letterboxed(resized))])
 

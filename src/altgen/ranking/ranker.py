@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
-from altgen.broader_words import BroaderWords
-from altgen.model.base import Embedder
-from altgen.glossary import Glossary, within_one_edit
-from altgen.model.embedding_cache import CachedPassages
-from altgen.model.embedding_store import EmbeddingStore
+from altgen.ranking.broader_words import BroaderWords
+from altgen.ranking.contract import Embedder
+from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.embedding_store import EmbeddingStore
+from altgen.ranking.glossary import Glossary, within_one_edit
 
 _SPACES = re.compile(r"\s+")
 _DESCRIPTION_OPENERS = re.compile(

@@ -13,20 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from altgen.errors import ImageRejected
 from altgen.settings import ResizeConfig
 
 ORIENTATION = 0x0112  # the EXIF tag
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
-
-
-class ImageRejected(ValueError):
-    """An upload that is not a usable photo; ``status`` is the HTTP code that fits."""
-
-    def __init__(self, name: str, reason: str, status: int = 422):
-        super().__init__(f"file '{name}': {reason}")
-        self.name = name
-        self.reason = reason
-        self.status = status
 
 
 @dataclass(frozen=True)

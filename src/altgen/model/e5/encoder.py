@@ -22,9 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from altgen.model.base import TextKind
-from altgen.model.e5_tokenizer import E5Tokenizer
-from altgen.model.e5_weights import Q4_BLOCK_BYTES, E5Weights, dequantise_q4, packaged_weights_path
+from altgen.model.e5.tokenizer import E5Tokenizer
+from altgen.model.e5.weights import (
+    Q4_BLOCK_BYTES,
+    E5Weights,
+    dequantise_q4,
+    packaged_weights_path,
+)
+from altgen.types import TextKind
 
 # Tokens per batch (rows x longest row): the speed is flat from 512 to 2,048; fewer keeps memory down.
 BATCH_TOKENS = 1024
