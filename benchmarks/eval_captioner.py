@@ -102,7 +102,10 @@ def main() -> None:
     settings = Settings(devices="cpu")
     captioner = load_captioner(settings, "cpu")
     resize = settings.resize_config()
-    prepared = {pid: prepare_image(raw, pid, resize, max_bytes=10**9, max_pixels=10**9).image for pid, raw in photos.items()}
+    prepared = {  # decoded as the service decodes for this captioner
+        pid: prepare_image(raw, pid, resize, max_bytes=10**9, max_pixels=10**9, min_short_side=captioner.min_short_side).image
+        for pid, raw in photos.items()
+    }
 
     rows = []
     for photo in data["photos"]:

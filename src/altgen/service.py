@@ -46,6 +46,8 @@ class Captioning(Protocol):
     def ready(self) -> bool: ...
     @property
     def model_name(self) -> str: ...
+    @property
+    def min_short_side(self) -> int | None: ...
     async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]: ...
 
 
@@ -206,8 +208,9 @@ class AltTextService:
             self._image_pool,
             lambda: open_image(data, name, max_bytes=settings.max_file_bytes, max_pixels=settings.max_image_pixels),
         )
-        taken = await self._decode_budget.take(opened.pixels)
-        decoding = self._image_pool.submit(finish_image, opened, resize or self.resize)
+        plan = opened.plan(resize or self.resize, self.captioning.min_short_side)
+        taken = await self._decode_budget.take(plan.decoded_pixels)
+        decoding = self._image_pool.submit(finish_image, opened, plan)
         decoding.add_done_callback(lambda _done: self._on_loop(loop, self._decode_budget.give_back, taken))
         return await asyncio.wrap_future(decoding)
 

@@ -87,7 +87,7 @@ async def get_alt_text_time(
     [described] = await _service(request).describe_uploads([(upload_label("Image", Image), Image)])
     item: dict[str, Any] = _pair(Hash, described.text, Id)
     item["original_size"] = list(described.image.original_size)
-    item["resized"] = list(described.image.size)
+    item["resized"] = list(described.image.processed_size)
     item["duration"] = time.perf_counter() - started
     return JSONResponse([item])
 

@@ -45,7 +45,7 @@ async def describe(
                 sha256=d.image.sha256,
                 description=d.text,
                 original_size=d.image.original_size,
-                processed_size=d.image.size,
+                processed_size=d.image.processed_size,
                 timings=Timings(queued_s=d.queued_s, inference_s=d.inference_s, total_s=total),
             )
             for i, (upload, d) in enumerate(zip(images, described), start=1)

@@ -38,6 +38,9 @@ class Captioner:
     # A model in this process (0) gets one batched ``caption`` call at a time on its device's thread. A remote
     # engine batches for itself: the service then makes this many single-photo calls at once, each on its own thread.
     parallel_requests: int = 0
+    # The fewest pixels on a photo's shorter side this model needs: photos are decoded no larger (a JPEG in
+    # the DCT itself). None: the photo as the /config rule leaves it (a VLM's processor decides its own size).
+    min_short_side: int | None = None
 
     def preprocess(self, request: CaptionRequest) -> CaptionRequest:
         """A photo's model inputs, made ahead; by default none (``caption`` gets the photo itself)."""

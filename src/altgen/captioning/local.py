@@ -149,6 +149,11 @@ class LocalCaptioning:
     def model_name(self) -> str:
         return self.captioners[0].name if self.captioners else self.settings.model
 
+    @property
+    def min_short_side(self) -> int | None:
+        """What the models need of a photo's shorter side (all replicas share one backend class)."""
+        return self.captioners[0].min_short_side if self.captioners else None
+
     # ---- describing ------------------------------------------------------------------------
     async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]:
         """Queues every photo as its own job (so it batches with other requests) and waits for all, until

@@ -42,7 +42,13 @@ class CaptionerReplica:
             request_id_var.reset(token)
 
     def status(self) -> dict:
-        return {"ready": self.captioning.ready, "model": self.captioning.model_name, "devices": self.captioning.devices}
+        captioning = self.captioning
+        return {
+            "ready": captioning.ready,
+            "model": captioning.model_name,
+            "devices": captioning.devices,
+            "min_short_side": captioning.min_short_side,
+        }
 
     async def __del__(self):
         await self.captioning.stop()

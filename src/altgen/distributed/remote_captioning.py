@@ -34,6 +34,7 @@ class RemoteCaptioning:
         self.settings = settings
         self.devices: list[str] = []
         self._model_name = settings.model
+        self._min_short_side: int | None = None  # the whole /config-sized photo until a replica says otherwise
         self._ready = False
         self._watch: asyncio.Task | None = None
         # Holds the photos this replica has sent and not had answered: no more than the captioners can queue.
@@ -59,6 +60,7 @@ class RemoteCaptioning:
                 self._ready = False
             else:
                 self._ready, self._model_name, self.devices = status["ready"], status["model"], status["devices"]
+                self._min_short_side = status["min_short_side"]
             await asyncio.sleep(STATUS_CHECK_S)
 
     @property
@@ -68,6 +70,10 @@ class RemoteCaptioning:
     @property
     def model_name(self) -> str:
         return self._model_name
+
+    @property
+    def min_short_side(self) -> int | None:
+        return self._min_short_side
 
     async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]:
         """One call to a captioner replica, which queues the photos with other requests'; sent again to another
