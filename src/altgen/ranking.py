@@ -173,7 +173,7 @@ class Ranker:
         broader_words: BroaderWords | None = None,
         store: EmbeddingStore | None = None,
         lexical_weight: float = 0.0,
-        text_weight: float = 1.0,
+        text_weight: float = 3.0,
         match_threshold: float = float("-inf"),
         cache_entries: int = 100_000,
     ):

@@ -19,6 +19,7 @@ import numpy as np
 # Where Debian's tesseract-ocr-kor puts kor.traineddata (Tesseract 5, then 4).
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata")
 SINGLE_LINE = 7  # Tesseract's page segmentation mode for one line of text
+WORD = 3  # its iterator level for words
 
 
 def _library() -> ctypes.CDLL | None:
@@ -34,10 +35,16 @@ def _library() -> ctypes.CDLL | None:
     lib.TessBaseAPISetSourceResolution.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.TessBaseAPIGetUTF8Text.argtypes = [ctypes.c_void_p]
     lib.TessBaseAPIGetUTF8Text.restype = ctypes.POINTER(ctypes.c_char)
-    lib.TessBaseAPIAllWordConfidences.argtypes = [ctypes.c_void_p]
-    lib.TessBaseAPIAllWordConfidences.restype = ctypes.POINTER(ctypes.c_int)
+    lib.TessBaseAPIRecognize.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.TessBaseAPIGetIterator.argtypes = [ctypes.c_void_p]
+    lib.TessBaseAPIGetIterator.restype = ctypes.c_void_p
+    lib.TessResultIteratorGetUTF8Text.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.TessResultIteratorGetUTF8Text.restype = ctypes.POINTER(ctypes.c_char)
+    lib.TessResultIteratorConfidence.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.TessResultIteratorConfidence.restype = ctypes.c_float
+    lib.TessResultIteratorNext.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.TessResultIteratorDelete.argtypes = [ctypes.c_void_p]
     lib.TessDeleteText.argtypes = [ctypes.POINTER(ctypes.c_char)]
-    lib.TessDeleteIntArray.argtypes = [ctypes.POINTER(ctypes.c_int)]
     lib.TessBaseAPIDelete.argtypes = [ctypes.c_void_p]
     return lib
 
@@ -70,19 +77,41 @@ class TesseractLines:
         height, width = pixels.shape
         self._lib.TessBaseAPISetImage(self._api, pixels.ctypes.data, width, height, 1, width)
         self._lib.TessBaseAPISetSourceResolution(self._api, 300)
-        text_pointer = self._lib.TessBaseAPIGetUTF8Text(self._api)
-        text = ctypes.string_at(text_pointer).decode("utf-8", errors="replace") if text_pointer else ""
-        if text_pointer:
-            self._lib.TessDeleteText(text_pointer)
-        confidences = []
-        conf_pointer = self._lib.TessBaseAPIAllWordConfidences(self._api)
-        if conf_pointer:
-            index = 0
-            while conf_pointer[index] != -1:
-                confidences.append(conf_pointer[index] / 100.0)
+        if self._lib.TessBaseAPIRecognize(self._api, None) != 0:
+            return []
+        words: list[tuple[str, float]] = []
+        iterator = self._lib.TessBaseAPIGetIterator(self._api)
+        if not iterator:
+            return words
+        try:
+            while True:  # word by word, each with its own confidence
+                pointer = self._lib.TessResultIteratorGetUTF8Text(iterator, WORD)
+                if pointer:
+                    word = ctypes.string_at(pointer).decode("utf-8", errors="replace").strip()
+                    self._lib.TessDeleteText(pointer)
+                    if word:
+                        words.append((word, self._lib.TessResultIteratorConfidence(iterator, WORD) / 100.0))
+                if not self._lib.TessResultIteratorNext(iterator, WORD):
+                    break
+        finally:
+            self._lib.TessResultIteratorDelete(iterator)
+        return self._spaced(words)
+
+    def _spaced(self, pieces: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The line's words as spaced in its text (Tesseract's word iterator splits Korean words into
+        syllables), each with the lowest confidence of its pieces."""
+        pointer = self._lib.TessBaseAPIGetUTF8Text(self._api)
+        text = ctypes.string_at(pointer).decode("utf-8", errors="replace") if pointer else ""
+        if pointer:
+            self._lib.TessDeleteText(pointer)
+        words, index = [], 0
+        for word in text.split():
+            joined, confidence = "", 1.0
+            while index < len(pieces) and len(joined) < len(word):
+                joined += pieces[index][0]
+                confidence = min(confidence, pieces[index][1])
                 index += 1
-            self._lib.TessDeleteIntArray(conf_pointer)
-        words = text.split()
-        if len(words) != len(confidences):  # cannot pair them: trust none
-            return [(word, 0.0) for word in words]
-        return list(zip(words, confidences))
+            if joined != word:
+                return [(w, 0.0) for w in text.split()]  # could not pair them: trust none
+            words.append((word, confidence))
+        return words

@@ -154,7 +154,9 @@ class TextReader:
         """PP-OCR's reading when it is sure and Latin; otherwise Tesseract's Korean reading, word by word,
         without the words it is unsure of."""
         text = " ".join(text.split())
-        if score >= self.line_confidence and not _has_ideographs(text) and len(text.replace(" ", "")) >= 2:
+        # PP-OCRv6 knows a few Hangul syllables, not the script: a line it reads as Hangul goes to Tesseract too.
+        latin = not _has_ideographs(text) and not any("\uac00" <= c <= "\ud7a3" for c in text)
+        if score >= self.line_confidence and latin and len(text.replace(" ", "")) >= 2:
             return text, score
         if self.korean is None:
             return None

@@ -27,7 +27,9 @@ def title_first(lines: Sequence[TextLine]) -> list[TextLine]:
     """The tallest line (a heading, the word on a sign) first, then the others in reading order."""
     if not lines:
         return []
-    title = max(lines, key=lambda line: line.height)
+    # The first line, in reading order, about as tall as the tallest: a heading over body text of nearly its size.
+    tallest = max(line.height for line in lines)
+    title = next(line for line in lines if line.height >= 0.9 * tallest)
     return [title, *(line for line in lines if line is not title)]
 
 
