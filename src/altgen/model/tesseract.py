@@ -9,6 +9,7 @@ data, Korean lines are simply not read (``TesseractLines.load`` returns None).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import os
@@ -31,6 +32,8 @@ def _library() -> ctypes.CDLL | None:
     lib.TessBaseAPICreate.restype = ctypes.c_void_p
     lib.TessBaseAPIInit3.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
     lib.TessBaseAPISetPageSegMode.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.TessBaseAPISetVariable.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    lib.TessBaseAPIEnd.argtypes = [ctypes.c_void_p]
     lib.TessBaseAPISetImage.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.TessBaseAPISetSourceResolution.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.TessBaseAPIGetUTF8Text.argtypes = [ctypes.c_void_p]
@@ -51,7 +54,7 @@ def _library() -> ctypes.CDLL | None:
 
 class TesseractLines:
     """Reads single lines of Korean (and the Latin mixed into them): words with their confidences.
-    One per process, never freed: Tesseract shares its dictionaries between engines and warns at exit if one is."""
+    One per process (Tesseract shares its dictionaries between engines), freed when the process ends."""
 
     def __init__(self, lib: ctypes.CDLL, tessdata: str, languages: str = "kor+eng"):
         self._lib = lib
@@ -60,6 +63,13 @@ class TesseractLines:
             lib.TessBaseAPIDelete(self._api)
             raise RuntimeError(f"Tesseract could not load {languages} from {tessdata}")
         lib.TessBaseAPISetPageSegMode(self._api, SINGLE_LINE)
+        lib.TessBaseAPISetVariable(self._api, b"debug_file", b"/dev/null")  # its notes ("Mean= ...") are not ours
+        # Freed as the process ends: otherwise Tesseract's dictionary cache prints LEAK warnings at exit.
+        atexit.register(self._close)
+
+    def _close(self) -> None:
+        self._lib.TessBaseAPIEnd(self._api)
+        self._lib.TessBaseAPIDelete(self._api)
 
     @classmethod
     def load(cls) -> "TesseractLines | None":
