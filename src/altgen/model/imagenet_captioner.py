@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from altgen.model.text_reader import TextReader
 
 INPUT_SIZE = 224
-WORKING_SIDE = 640  # the text gate's detection size; faces (160) and colours (64) need less
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
@@ -71,9 +70,9 @@ def shorter_side_to_input(image: Image.Image) -> Image.Image:
 
 
 def working_copy(image: Image.Image) -> Image.Image:
-    """The photo box-reduced by a whole factor (cheap) while its long side stays at least WORKING_SIDE and its
-    short side at least the classifier's input: what faces, colours and the text gate look at."""
-    factor = min(max(image.size) // WORKING_SIDE, min(image.size) // INPUT_SIZE)
+    """The photo box-reduced by a whole factor (cheap) while its short side stays at least the classifier's
+    input: what the classifier, faces (160 px), colours (64 px) and the text gate (320 px) look at."""
+    factor = min(image.size) // INPUT_SIZE
     return image.reduce(factor) if factor >= 2 else image
 
 

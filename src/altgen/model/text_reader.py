@@ -85,7 +85,7 @@ class TextReader:
     def __init__(
         self,
         *,
-        gate_side: int = 640,
+        gate_side: int = 320,
         read_side: int = 1600,
         line_confidence: float = 0.8,
         word_confidence: float = 0.6,
