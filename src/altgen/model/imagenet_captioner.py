@@ -277,4 +277,24 @@ class ImageNetCaptioner(Captioner):
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
         notable = notable_property(self._features(request).small, request.language) if wanted else None
-        return f"{text} {notable}" if notable else text
+        text = f"{text} {notable}" if notable else text
+        if request.detail == "long":
+            runners_up = self._runners_up(probs, claims, request.language)
+            text = f"{text} {runners_up}" if runners_up else text
+        return text
+
+    def _runners_up(self, probs: np.ndarray, claims: Sequence[Claim], language: str, most: int = 3) -> str | None:
+        """For a long description: how sure the classifier is of each name it gave, and the names it also
+        considered, so a reader can weigh a guess ("How sure: an espresso 45%, a cup 20%; less likely: a
+        lampshade 6%.")."""
+        pooled = self.name_probabilities(probs)
+        given = [names for claim in claims for names in claim.names if names in pooled]
+        said = {english for claim in claims for english, _korean in claim.names}
+        others = [(names, p) for names, p in pooled.items() if names[0] not in said and p >= self.alternative_confidence]
+        korean = language == "ko"
+        name = (lambda names: names[1]) if korean else (lambda names: with_article(names[0]))
+        sure = ", ".join(f"{name(names)} {pooled[names]:.0%}" for names in given)
+        less = ", ".join(f"{name(names)} {p:.0%}" for names, p in others[:most])
+        labels = ("확신도", "가능성이 낮은 것") if korean else ("How sure", "less likely" if sure else "Less likely")
+        parts = ([f"{labels[0]}: {sure}"] if sure else []) + ([f"{labels[1]}: {less}"] if less else [])
+        return "; ".join(parts) + "." if parts else None
