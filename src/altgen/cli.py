@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -61,11 +62,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] |
         default = "not set" if name in SECRET_SETTINGS or field.default is None else f"{field.default!r}"
         if isinstance(field.default, bool):
             default = "on" if field.default else "off"
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
         groups[group_name].add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             default=None,
-            metavar=_metavar(field.default),
+            choices=choices,
+            metavar=None if choices else _metavar(field.default),
             help=f"{field.description} (env ALTGEN_{name.upper()}; default {default})",
         )
 
@@ -84,14 +87,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _one_line(error: ValidationError) -> str:
-    """The first problem, naming the flag and the rule, without pydantic's links."""
+def _one_line(error: ValidationError, args: argparse.Namespace) -> str:
+    """The first problem in one line: the flag (or, when the value came from the environment, the variable),
+    the value and the rule, without pydantic's links."""
     problem = error.errors()[0]
     name = str(problem["loc"][0]) if problem.get("loc") else ""
     rule = problem["msg"].removeprefix("Value error, ")
-    given = problem.get("input")
-    flag = f"--{name.replace('_', '-')}" if name else "a setting"
-    return f"{flag} (env ALTGEN_{name.upper()}) = {given!r}: {rule}" if name else rule
+    if not name:
+        return rule
+    where = f"--{name.replace('_', '-')}" if getattr(args, name, None) is not None else f"ALTGEN_{name.upper()}"
+    return f"{where} = {problem.get('input')!r}: {rule}"
 
 
 class HideExplainedStartupFailure(logging.Filter):
@@ -279,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        parser.error(_one_line(exc))
+        parser.error(_one_line(exc, args))
     configure_logging(settings.log_level)
     if args.command == "serve" and settings.engine == "ray":
         from altgen.distributed.run import (
