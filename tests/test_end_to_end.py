@@ -156,7 +156,7 @@ def test_describe_command_prints_descriptions_and_refuses_non_images(photo_dir, 
         timeout=120,
     )
     assert result.returncode == 1  # one of the two files was not a photo
-    assert result.stdout == "chelsea.jpg: Image may contain: a cat.\n"  # stdout carries results only
+    assert result.stdout == f"{photo_dir / 'chelsea.jpg'}: Image may contain: a cat.\n"  # results only, the path as given
     assert "notes.txt" in result.stderr and "not a recognised image" in result.stderr
 
 
@@ -164,7 +164,7 @@ def test_describe_checks_files_before_loading_a_model_and_can_answer_json(photo_
     started = time.monotonic()
     missing = subprocess.run([sys.executable, "-m", "altgen", "describe", str(tmp_path / "nope.jpg")],
                              capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 1 and "nope.jpg: error: No such file" in missing.stderr and missing.stdout == ""
+    assert missing.returncode == 1 and "nope.jpg: error: no such file or folder" in missing.stderr and missing.stdout == ""
     assert time.monotonic() - started < 3  # said at once, no model loaded
     result = subprocess.run(
         [sys.executable, "-m", "altgen", "describe", "--json", "--lang", "ko", str(photo_dir / "chelsea.jpg"),
@@ -177,7 +177,7 @@ def test_describe_checks_files_before_loading_a_model_and_can_answer_json(photo_
         "chelsea.jpg": ("사진에 있을 수 있는 것: 고양이.", True),
     }
     help_text = subprocess.run([sys.executable, "-m", "altgen", "describe", "--help"], capture_output=True, text=True).stdout
-    assert "--model" in help_text and "--api-keys" not in help_text and "--queue-capacity" not in help_text
+    assert "--model" in help_text and "--api-keys" not in help_text and "--max-connections" not in help_text
 
 
 def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):

@@ -88,15 +88,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _one_line(error: ValidationError, args: argparse.Namespace) -> str:
-    """The first problem in one line: the flag (or, when the value came from the environment, the variable),
-    the value and the rule, without pydantic's links."""
+    """The first problem in one line: the flag (or, when the value came from the environment, the variable)
+    and the rule, without pydantic's links. The value is not repeated: it may hold a key."""
     problem = error.errors()[0]
     name = str(problem["loc"][0]) if problem.get("loc") else ""
     rule = problem["msg"].removeprefix("Value error, ")
     if not name:
         return rule
     where = f"--{name.replace('_', '-')}" if getattr(args, name, None) is not None else f"ALTGEN_{name.upper()}"
-    return f"{where} = {problem.get('input')!r}: {rule}"
+    return f"{where}: {rule}"
 
 
 class HideExplainedStartupFailure(logging.Filter):
