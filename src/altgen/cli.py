@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Literal, get_args, get_origin
+from typing import Callable, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -163,13 +163,10 @@ async def _describe(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await service.start()
 
-        def report(outcome) -> None:
-            pace.count(outcome)
-            progress.update(1)
-            if outcome.error is not None:
-                progress.write(f"{outcome.path}: error: {outcome.error}", file=sys.stderr)
+        def write(outcome) -> None:
             writer.write(str(outcome.path), outcome.description, outcome.error)
 
+        report = _reporter(pace, progress, write)
         await describe_each(
             service, found, report, language=args.lang, detail=args.detail, in_flight=_in_flight(settings)
         )
@@ -199,14 +196,11 @@ async def _find(settings: Settings, args: argparse.Namespace) -> int:
         await service.start()
 
         def collect(outcome) -> None:
-            pace.count(outcome)
-            progress.update(1)
-            if outcome.error is not None:
-                progress.write(f"{outcome.path}: error: {outcome.error}", file=sys.stderr)
-            else:
+            if outcome.error is None:
                 described[outcome.path] = outcome.description
 
-        await describe_each(service, found, collect, in_flight=_in_flight(settings), cache=stored)
+        report = _reporter(pace, progress, collect)
+        await describe_each(service, found, report, in_flight=_in_flight(settings), cache=stored)
         progress.close()
         if not described:
             warn("no photo could be described")
@@ -223,6 +217,19 @@ async def _find(settings: Settings, args: argparse.Namespace) -> int:
     for found_photo in [r for r in ranked if r.match][: args.top]:
         print(f"{found_photo.relevance:6.2f}  {paths[found_photo.index]}: {described[paths[found_photo.index]]}")
     return 0
+
+
+def _reporter(pace, progress, then: Callable) -> Callable:
+    """Counts each photo's outcome, moves the progress bar, says a failure on stderr, then hands it on."""
+
+    def report(outcome) -> None:
+        pace.count(outcome)
+        progress.update(1)
+        if outcome.error is not None:
+            progress.write(f"{outcome.path}: error: {outcome.error}", file=sys.stderr)
+        then(outcome)
+
+    return report
 
 
 def _in_flight(settings: Settings) -> int:
