@@ -29,7 +29,7 @@ from altgen.types import Detail, Language
 
 log = logging.getLogger(__name__)
 
-RankerFactory = Callable[[Settings], Ranker]
+RankerFactory = Callable[[Settings], Ranker | None]  # None: a service that only describes (`altgen describe`)
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2

@@ -162,8 +162,12 @@ class LocalCaptioning:
         requests = await self._preprocess([dataclasses.replace(r, deadline=deadline.at) for r in requests], names)
         jobs = self.queue.submit(requests, deadline.at)
         futures = [job.future for job in jobs]
+        gathered = asyncio.gather(*futures, return_exceptions=True)
+        # A request cancelled as the process stops leaves the gathering's CancelledError unread: read it here,
+        # or asyncio logs "exception was never retrieved" for an orderly stop.
+        gathered.add_done_callback(lambda done: done.cancelled() or done.exception())
         try:
-            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), deadline.left())
+            outcomes = await asyncio.wait_for(gathered, deadline.left())
         except (asyncio.TimeoutError, TimeoutError):
             raise deadline.exceeded() from None
         finally:

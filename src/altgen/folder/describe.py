@@ -56,13 +56,20 @@ async def describe_each(
         finally:
             room.release()
 
-    for path, problem in paths:
-        await room.acquire()
-        task = asyncio.create_task(one(path, problem))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.gather(*tasks)
+    try:
+        for path, problem in paths:
+            await room.acquire()
+            task = asyncio.create_task(one(path, problem))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    except BaseException:  # Ctrl-C or a failure: the photos in flight are dropped, not reported half-done
+        unfinished = list(tasks)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        raise
 
 
 async def _describe_one(
