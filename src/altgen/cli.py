@@ -48,20 +48,31 @@ class HideExplainedStartupFailure(logging.Filter):
         return "ModelUnavailable:" not in record.getMessage()
 
 
+class GraceEndedIsNoError(logging.Filter):
+    """uvicorn logs the end of the shutdown grace as an ERROR; for an orderly stop it is a warning (the requests
+    it cancels are answered 503 by the app)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "timeout graceful shutdown exceeded" in record.getMessage():
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
     from altgen.api.app import create_app
-    from altgen.api.connections import AcceptErrorsOncePerMinute, guarded_protocol
+    from altgen.api.connections import AcceptErrorsOncePerMinute, ConnectionRules, guarded_protocol
 
     logging.getLogger("asyncio").addFilter(AcceptErrorsOncePerMinute())
     logging.getLogger("uvicorn.error").addFilter(HideExplainedStartupFailure())
+    logging.getLogger("uvicorn.error").addFilter(GraceEndedIsNoError())
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a shutdown that went as planned exits 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda _signal, _frame: sys.exit(0))
     uvicorn.run(
         create_app(settings),
-        http=guarded_protocol(settings.header_timeout_s, settings.max_connections),
+        http=guarded_protocol(ConnectionRules.from_settings(settings)),
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the logging set up in main(), with request ids

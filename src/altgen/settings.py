@@ -170,12 +170,30 @@ class Settings(BaseSettings):
     max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 
-    keep_alive_s: float = Field(75.0, gt=0, description="Idle HTTP keep-alive; above a load balancer's idle timeout avoids resets.")
+    keep_alive_s: float = Field(
+        5.0,
+        gt=0,
+        description="Idle HTTP keep-alive between requests; behind a load balancer, set it above the balancer's idle "
+        "timeout (under pressure the longest-idle connections are closed first anyway).",
+    )
     header_timeout_s: float = Field(
         10.0, gt=0, description="Time a connection has to send each request's headers; silent connections are closed."
     )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Window in which a request body must bring body_min_rate bytes a second, or get 408 and be closed."
+    )
+    body_min_rate: int = Field(500, ge=1, description="Least bytes a second a request body must arrive at (see body_timeout_s).")
     max_connections: int = Field(
-        4096, ge=1, description="Most open connections; a new one beyond it is closed at once (keep below the file limit)."
+        4096,
+        ge=1,
+        description="Most open connections (keep below the file limit); beyond it the longest-idle one is closed to let a "
+        "new one in, else a body arriving too slowly, else the new one is refused.",
+    )
+    max_connections_per_client: int = Field(
+        512, ge=1, description="Most open connections from one remote address (behind a proxy, raise it to max_connections)."
+    )
+    ops_connections: int = Field(
+        32, ge=0, description="Connections kept beyond max_connections for /health, /ready and /metrics only."
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
     restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")
