@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from altgen.ranking.glossary import Glossary, within_one_edit, jamo
-from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.byte_lru import ENTRY_OVERHEAD
+from altgen.ranking.embedding_cache import CachedPassages, _entry_bytes
 from altgen.composition import background_descriptions
 from altgen.ranking.ranker import Ranker
 
@@ -61,7 +62,7 @@ class CountingEmbedder:
 
 def test_cache_embeds_each_description_once_and_keeps_order():
     embedder = CountingEmbedder()
-    cache = CachedPassages(embedder, max_entries=10)
+    cache = CachedPassages(embedder, max_bytes=10_000)
     first = cache.embed(["a cat", "a dog", "a cat"])
     second = cache.embed(["a dog", "a cat"])
     assert embedder.seen == ["a cat", "a dog"]
@@ -72,7 +73,8 @@ def test_cache_embeds_each_description_once_and_keeps_order():
 
 def test_cache_evicts_least_recently_used():
     embedder = CountingEmbedder()
-    cache = CachedPassages(embedder, max_entries=2)
+    entry = _entry_bytes("three", np.zeros(2, np.float32)) + ENTRY_OVERHEAD
+    cache = CachedPassages(embedder, max_bytes=2 * entry)  # room for two of these texts' vectors
     cache.embed(["one"])
     cache.embed(["two"])
     cache.embed(["one"])  # "two" is now the oldest

@@ -138,7 +138,12 @@ class Settings(BaseSettings):
         "must also share a word with the request unless its relevance is 3 above this.",
     )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
-    embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept in memory per encoder (LRU).")
+    memory_cache_mb: int = Field(
+        256,
+        ge=1,
+        description="Memory the ranking caches may hold, in MB (least recently used go first): three quarters for "
+        "description embeddings, shared by the encoders, a quarter for the descriptions' prepared text and words.",
+    )
     cache_path: str = Field(
         "auto",
         description="File that keeps description embeddings across restarts and processes (SQLite); 'auto' = "
