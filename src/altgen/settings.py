@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         "must also share a word with the request unless its relevance is 3 above this.",
     )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
+    embedding_turn_s: float = Field(
+        0.1,
+        gt=0,
+        le=5,
+        description="Time one turn of a large ranking request's new descriptions takes on the ranking thread; small "
+        "requests go between turns, so this is the most a large request delays a small one.",
+    )
     memory_cache_mb: int = Field(
         256,
         ge=1,

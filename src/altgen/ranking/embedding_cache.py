@@ -14,6 +14,7 @@ import numpy as np
 from altgen.ranking.byte_lru import ByteLRU
 from altgen.ranking.contract import Embedder
 from altgen.ranking.embedding_store import EmbeddingStore
+from altgen.ranking.pace import cost
 
 NORM_TOLERANCE = 1e-3  # float32 unit vectors are this close to length 1
 
@@ -35,6 +36,7 @@ class CachedPassages:
         self._vectors: ByteLRU[str, np.ndarray] = ByteLRU(max_bytes, _entry_bytes)
         self.hits = 0
         self.misses = 0
+        self.encoded_units = 0  # the cost (altgen.ranking.pace) of all the texts the encoder itself was given
 
     def __len__(self) -> int:
         return len(self._vectors)
@@ -58,6 +60,7 @@ class CachedPassages:
         new = [t for t in missing if t not in fresh]
         self.misses += len(new)
         if new:
+            self.encoded_units += cost(new)
             made = dict(zip(new, self.embedder.embed(new, "passage")))
             if self.store is not None:
                 self.store.put(self.identity, made)

@@ -169,13 +169,17 @@ class Ranker:
         passages = dict.fromkeys(self._description_core(d) for d in descriptions)
         return [p for p in passages if any(p not in cache for cache in self.caches)]
 
-    def embed_passages(self, passages: Sequence[str]) -> None:
+    def embed_passages(self, passages: Sequence[str]) -> int:
         """Embeds prepared description texts into every encoder's cache, and finds their words (one turn of a
-        large request, or descriptions the service just wrote): the request's own turn then only looks them up."""
+        large request, or descriptions the service just wrote): the request's own turn then only looks them up.
+        Returns the cost of what an encoder really had to embed (texts another request or the cache file
+        already had cost nothing), so that the pace is measured on real work."""
+        before = [cache.encoded_units for cache in self.caches]
         for cache in self.caches:
             cache.embed(passages)
         for passage in passages:
             self._description_words(passage)
+        return max(cache.encoded_units - units for cache, units in zip(self.caches, before))
 
     def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
         """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
