@@ -90,3 +90,29 @@ def test_ranker_with_glossary_adds_an_english_phrasing(ranker):
     assert ranker.phrasings("show me the cat") == ["the cat"]
     plain = Ranker(ranker.embedders, background_descriptions())
     assert plain.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치"]
+
+
+async def test_the_in_memory_caches_stay_within_their_bytes_however_long_the_texts(make_client, captioner):
+    """memory_cache_mb bounds what the ranking caches hold in bytes: 4,000-character descriptions do not
+    make 100,000 entries into gigabytes (third hardening pass)."""
+    from asgi_lifespan import LifespanManager
+    import httpx
+
+    from altgen.api.app import create_app
+    from altgen.settings import Settings
+
+    embedder = CountingEmbedder()
+    settings = Settings(devices="cpu", memory_cache_mb=1)
+    ranker = Ranker([embedder], background_descriptions(), cache_bytes=settings.memory_cache_mb * 2**20)
+    app = create_app(settings, lambda _s, _d: captioner, lambda _s: ranker)
+    long_text = "a photo of a street at night with shops, lights and people " * 66  # ~4,000 characters
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as client:
+            for batch in range(10):
+                candidates = [{"id": str(i), "description": f"{batch}-{i} {long_text}"[:4000]} for i in range(100)]
+                response = await client.post("/v1/recommend", json={"query": "street", "candidates": candidates})
+                assert response.status_code == 200
+    held = ranker.caches[0].nbytes + ranker._description_core.cache.nbytes + ranker._description_words.cache.nbytes
+    assert held <= 2**20, held  # 1,000 texts of 4,000 characters (~8 MB as keys alone) did not all stay
+    assert len(embedder.seen) >= 1000  # every text was embedded once: the bound evicts, it does not refuse
