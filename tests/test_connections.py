@@ -112,17 +112,19 @@ async def open_flood(port: int, per_address: int, first: bytes, read_answer: boo
 
     async def one(address: str) -> asyncio.StreamWriter | None:
         async with gate:
-            try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0)), 10
-                )
-                writer.write(first)
-                await writer.drain()
-                if read_answer:
-                    await asyncio.wait_for(reader.readuntil(b'{"status":"ok"}'), 10)
-                return writer
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
-                return None
+            for _attempt in range(3):  # an attacker tries again when turned away, so the flood holds the cap
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0)), 10
+                    )
+                    writer.write(first)
+                    await writer.drain()
+                    if read_answer:
+                        await asyncio.wait_for(reader.readuntil(b'{"status":"ok"}'), 10)
+                    return writer
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+                    await asyncio.sleep(0.1)
+            return None
 
     opened = await asyncio.gather(*(one(a) for a in FLOOD_ADDRESSES for _ in range(per_address)))
     return [w for w in opened if w is not None]
@@ -142,17 +144,19 @@ async def normal_client(base: str, stop: asyncio.Event, statuses: list[int]) -> 
 
 
 async def flood_while_a_client_asks(base: str, flood, hold_s: float) -> tuple[list[int], int]:
-    """Runs ``flood`` and holds it ``hold_s`` while the normal client asks; (its statuses, connections opened)."""
+    """Opens ``flood`` and holds it ``hold_s`` while the normal client asks; (the statuses it got while the
+    whole flood was open, connections opened)."""
     statuses: list[int] = []
     stop = asyncio.Event()
     asking = asyncio.create_task(normal_client(base, stop, statuses))
     writers = await flood()
+    opened = len(statuses)  # what it got while the flood was still building up does not count
     await asyncio.sleep(hold_s)
     stop.set()
     await asking
     for writer in writers:
         writer.transport.abort()
-    return statuses, len(writers)
+    return statuses[opened:], len(writers)
 
 
 def test_a_flood_of_idle_keep_alive_connections_leaves_other_clients_served(tmp_path):
@@ -162,13 +166,13 @@ def test_a_flood_of_idle_keep_alive_connections_leaves_other_clients_served(tmp_
     try:
         # 4,100 connections (100 from each of 41 addresses) each ask /health once, then sit idle on keep-alive.
         flood = lambda: open_flood(port, 100, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", read_answer=True)  # noqa: E731
-        statuses, opened = asyncio.run(flood_while_a_client_asks(base, flood, hold_s=3))
+        statuses, opened = asyncio.run(flood_while_a_client_asks(base, flood, hold_s=4))
         log = (tmp_path / "server.log").read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
     assert opened >= 4000, opened
-    assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 20, statuses
+    assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 10, statuses
     assert log.count("closing the longest idle ones") == 1  # said once, not per connection
 
 
@@ -186,7 +190,7 @@ def test_a_flood_of_slow_bodies_leaves_other_clients_served(tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert opened >= 4000, opened
-    assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 20, statuses
+    assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 10, statuses
     assert "request body came at under 500 bytes/s" in log
 
 

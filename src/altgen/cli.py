@@ -58,30 +58,8 @@ class GraceEndedIsNoError(logging.Filter):
         return True
 
 
-# glibc mallopt parameters: large blocks from the heap's top, and how much free top it keeps.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-
-
-def steady_malloc() -> None:
-    """Blocks of 64 KB and more (the encoder's tensors, whose sizes vary with every batch of texts) are
-    mapped and unmapped instead of carved from the heap: glibc otherwise raises its threshold as they
-    are freed, keeps them, and a long-running server's RSS crept up by ~1 GB in 10 minutes of searches
-    (benchmarks/soak.py). Linux glibc only; elsewhere nothing changes."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024)
-        libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):
-        pass
-
-
 def _serve(settings: Settings) -> int:
     import uvicorn
-
-    steady_malloc()
 
     from altgen.api.app import create_app
     from altgen.api.connections import AcceptErrorsOncePerMinute, ConnectionRules, guarded_protocol
