@@ -222,6 +222,34 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
     assert "Application shutdown complete" in log
 
 
+def test_a_request_still_running_when_the_grace_ends_gets_json_503_and_the_exit_is_clean(tmp_path):
+    process, base = start_server(tmp_path / "server.log", "--shutdown-grace-s", "1")
+    # Hundreds of new descriptions: seconds of embedding, far past the one-second grace.
+    candidates = [{"id": str(i), "description": f"photo {i}: " + "a red kite over a grey beach near the pier " * 5}
+                  for i in range(600)]
+
+    def search() -> requests.Response:
+        return requests.post(f"{base}/v1/recommend", json={"query": "kite", "candidates": candidates},
+                             headers={"X-Request-ID": "late-1"}, timeout=60)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(search)
+            time.sleep(2)  # well into its embedding
+            process.send_signal(signal.SIGTERM)
+            response = pending.result()
+        code = process.wait(timeout=60)
+    finally:
+        process.kill()
+    log = (tmp_path / "server.log").read_text()
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["retry-after"] == "1" and response.headers["x-request-id"] == "late-1"
+    assert response.json()["request_id"] == "late-1" and "shutting down" in response.json()["error"]
+    assert code == 0
+    assert "Traceback" not in log and " ERROR " not in log, log
+
+
 def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
     """A tiny random LLaVA from a folder, static KV cache (warmed up before /ready), many clients at once."""
     from random_vlms import save_random_llava

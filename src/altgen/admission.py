@@ -1,9 +1,15 @@
-"""Admission: the one place that decides whether the service can take more photos now, and tells a client
-that it cannot (503 with Retry-After). The HTTP gate, the describe path, the queue and the Ray ingress all ask it."""
+"""Admission: the one place that decides whether the service can take more work now, and tells a client
+that it cannot. Photos (``Admission``): 503 with Retry-After when the queue is full; the HTTP gate, the
+describe path, the queue and the Ray ingress all ask it. New descriptions to embed for ranking
+(``EncoderAdmission``): by their cost at the measured speed, against the request's deadline."""
 
 from __future__ import annotations
 
-from altgen.errors import QueueFull
+import math
+from typing import Sequence
+
+from altgen.deadline import Deadline
+from altgen.errors import EncoderBusy, QueueFull, TooMuchNewText
 from altgen.metrics import Metrics
 
 
@@ -45,3 +51,52 @@ class Admission:
 
     def give_back(self, count: int = 1) -> None:
         self._waiting -= count
+
+
+class EncoderAdmission:
+    """Takes a ranking request's new descriptions only if they can be embedded before its deadline: alone
+    (else 413, saying how many would fit) and behind the work already admitted (else 503 with Retry-After).
+    ``units`` are ``altgen.ranking.pace`` cost units; ``speed`` is the measured units a second."""
+
+    def __init__(self, metrics: Metrics):
+        self._metrics = metrics
+        self._admitted: dict[object, int] = {}  # request -> units it still has to embed
+
+    def backlog(self) -> int:
+        return sum(self._admitted.values())
+
+    def check(self, request: object, units: Sequence[int], speed: float | None, deadline: Deadline) -> None:
+        """``units``: the cost of each new description still to embed. Raises when they cannot be done in time;
+        holds them (as this request's) when they can. Unknown speed admits: the first turn measures it."""
+        total = sum(units)
+        if speed is None or total == 0:
+            self._admitted[request] = total
+            return
+        if total / speed > deadline.budget_s:
+            self._admitted.pop(request, None)
+            self._metrics.rejected.labels("too_much_text").inc()
+            raise TooMuchNewText(len(units), total, _fitting(units, speed * deadline.budget_s), speed, deadline.budget_s)
+        others = self.backlog() - self._admitted.get(request, 0)
+        if (total + others) / speed > deadline.left():
+            self._admitted.pop(request, None)
+            self._metrics.rejected.labels("encoder_busy").inc()
+            wait_s = max(1, math.ceil(others / speed))
+            raise EncoderBusy(
+                f"the encoder has about {others / speed:.0f} s of other requests' new descriptions to embed; this "
+                f"request's {len(units)} new ones need about {total / speed:.0f} s more, past its deadline: retry later",
+                wait_s,
+            )
+        self._admitted[request] = total
+
+    def done(self, request: object) -> None:
+        self._admitted.pop(request, None)
+
+
+def _fitting(units: Sequence[int], budget: float) -> int:
+    """How many of the first ``units`` fit in ``budget``."""
+    taken = 0
+    for count, unit in enumerate(units):
+        taken += unit
+        if taken > budget:
+            return count
+    return len(units)

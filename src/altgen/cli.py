@@ -30,9 +30,10 @@ FLAG_GROUPS = {
     "common": ("model", "host", "port", "api_keys", "admin_key", "devices", "ui", "read_text", "embedder",
                "cache_path", "log_level", "halve_rate", "min_size"),
     "performance": ("max_batch_size", "max_batch_wait_ms", "busy_batch_wait_ms", "max_batch_pixels", "queue_capacity",
-                    "torch_threads", "request_timeout_s", "embedding_cache_entries", "cache_max_entries"),
+                    "torch_threads", "request_timeout_s", "memory_cache_mb", "cache_max_entries", "embedding_turn_s"),
     "limits and connections": ("max_file_bytes", "max_files_per_request", "max_request_bytes", "max_image_pixels",
-                               "max_candidates", "max_text_chars", "keep_alive_s", "header_timeout_s", "max_connections",
+                               "max_candidates", "max_text_chars", "keep_alive_s", "header_timeout_s", "body_timeout_s",
+                               "body_min_rate", "max_connections", "max_connections_per_client", "ops_connections",
                                "shutdown_grace_s", "restart_backoff_s"),
     "ranking": ("glossary", "lexical_weight", "match_threshold", "embedder_device"),
     "vision-language models (GPU)": ("dtype", "kv_cache", "compiled_batch_sizes", "load_format", "max_new_tokens",
@@ -109,11 +110,21 @@ class HideExplainedStartupFailure(logging.Filter):
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
+class GraceEndedIsNoError(logging.Filter):
+    """uvicorn logs the end of the shutdown grace as an ERROR; for an orderly stop it is a warning (the requests
+    it cancels are answered 503 by the app)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "timeout graceful shutdown exceeded" in record.getMessage():
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
     from altgen.api.app import create_app
-    from altgen.api.connections import AcceptErrorsOncePerMinute, guarded_protocol
+    from altgen.api.connections import AcceptErrorsOncePerMinute, ConnectionRules, guarded_protocol
 
     if settings.host not in LOOPBACK_HOSTS and not settings.api_key_list():
         logging.getLogger("altgen").warning(
@@ -123,12 +134,13 @@ def _serve(settings: Settings) -> int:
         )
     logging.getLogger("asyncio").addFilter(AcceptErrorsOncePerMinute())
     logging.getLogger("uvicorn.error").addFilter(HideExplainedStartupFailure())
+    logging.getLogger("uvicorn.error").addFilter(GraceEndedIsNoError())
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a shutdown that went as planned exits 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda _signal, _frame: sys.exit(0))
     uvicorn.run(
         create_app(settings),
-        http=guarded_protocol(settings.header_timeout_s, settings.max_connections),
+        http=guarded_protocol(ConnectionRules.from_settings(settings)),
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the logging set up in main(), with request ids

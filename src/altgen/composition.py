@@ -118,7 +118,7 @@ def load_ranker(settings: Settings) -> Ranker:
         store=embedding_store(settings),
         lexical_weight=settings.lexical_weight,
         match_threshold=settings.match_threshold,
-        cache_entries=settings.embedding_cache_entries,
+        cache_bytes=settings.memory_cache_mb * 2**20,
     )
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from altgen.admission import Admission
+from altgen.admission import Admission, EncoderAdmission
 from altgen.captioning.contract import CaptionRequest
 from altgen.captioning.local import Captioned
 from altgen.deadline import Deadline
@@ -22,8 +22,9 @@ from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
 from altgen.images.budget import PixelBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
-from altgen.ranking.pace import EmbeddingPace
+from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace
 from altgen.ranking.ranker import Ranked, Ranker, normalise_text
+from altgen.ranking.thread import RankingThread, Work
 from altgen.settings import ResizeConfig, Settings
 from altgen.types import Detail, Language
 
@@ -33,6 +34,8 @@ RankerFactory = Callable[[Settings], Ranker | None]  # None: a service that only
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2
+# What the encoders are timed on at start-up: a description of a usual length.
+CALIBRATION_TEXT = "A brown dog runs along a sandy beach beside the sea, with a red ball in its mouth, at sunset."
 
 
 class Captioning(Protocol):
@@ -106,10 +109,12 @@ class AltTextService:
         self.captioning = captioning
         self._ranker_factory = ranker_factory
         self.ranker: Ranker | None = None
-        # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own.
+        # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own,
+        # where small requests go before the turns of large ones.
         self._image_pool = image_pool
-        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
-        self._embedding_pace = EmbeddingPace()
+        self._ranking = RankingThread()
+        self._embedding_pace = EmbeddingPace(settings.embedding_turn_s)
+        self.encoder_admission = EncoderAdmission(metrics)
         self._resize_store = resize_store
         # Descriptions just written, to embed for later searches (bounded: the oldest are dropped first).
         self._written: collections.deque[str] = collections.deque(maxlen=WRITTEN_BACKLOG)
@@ -119,10 +124,10 @@ class AltTextService:
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._resize_store is not None:
             await self._resize_store.start(self._take_resize)
-        self.ranker = await loop.run_in_executor(self._text_pool, self._ranker_factory, self.settings)
+        self.ranker = await self._ranking.run(Work.SMALL, self._ranker_factory, self.settings)
+        await self._measure_encoder()
         await self.captioning.start()
 
     async def stop(self) -> None:
@@ -132,7 +137,7 @@ class AltTextService:
             await self._resize_store.stop()
         await self.captioning.stop()
         self._image_pool.shutdown(wait=False, cancel_futures=True)
-        self._text_pool.shutdown(wait=False, cancel_futures=True)
+        self._ranking.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -246,11 +251,14 @@ class AltTextService:
     async def _embed_written(self) -> None:
         while self._written:
             await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one turn
-            batch = [self._written.popleft() for _ in range(min(self._embedding_pace.turn_size(), len(self._written)))]
+            batch, budget = [], self._embedding_pace.turn_units()
+            while self._written and budget > 0:
+                batch.append(self._written.popleft())
+                budget -= len(batch[-1]) + TEXT_OVERHEAD
             missing = self.ranker.uncached(batch)
             if missing:
                 try:
-                    await self._embed_turn(missing)
+                    await self._embed_turn(missing, Work.BACKGROUND)
                 except Exception:  # noqa: BLE001 - a search will embed them; the answer went out long ago
                     log.exception("embedding written descriptions failed")
 
@@ -263,9 +271,10 @@ class AltTextService:
     async def rank(self, query: str, descriptions: Sequence[str]) -> list[Found]:
         """Every description ranked for ``query``, best first, each with whether it answers it.
 
-        New descriptions are embedded a turn (about a quarter second) at a time on the ranking thread,
-        so that other requests' work runs between the turns of a large one (a small request waits for one
-        turn, not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
+        New descriptions are embedded a turn (about ``embedding_turn_s``) at a time on the ranking thread,
+        where small requests go first, so a small request waits for at most one turn of a large one; a
+        request whose new descriptions cannot be embedded before its deadline is refused at once (413, or
+        503 while other requests' turns fill the time), and one that gives up or passes its deadline stops."""
         ranker = self.ranker
         assert ranker is not None, "service not started"
         deadline = Deadline.after(self.settings.request_timeout_s)
@@ -278,23 +287,53 @@ class AltTextService:
     async def _rank_within(self, ranker: Ranker, query: str, descriptions: Sequence[str], deadline: Deadline) -> list[Ranked]:
         # Dictionary look-ups only, so on the event loop: a small request is then one turn on the thread.
         missing = ranker.uncached(descriptions)
+        units = [len(text) + TEXT_OVERHEAD for text in missing]
+        pace, request = self._embedding_pace, object()
         done = 0
-        # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
-        while len(missing) - done > (turn_size := self._embedding_pace.turn_size()):
-            if deadline.passed():
-                raise self._too_many_new(deadline, len(missing), done)
-            turn = missing[done : done + turn_size]
-            await self._embed_turn(turn)
-            done += len(turn)
+        try:
+            # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
+            while sum(units[done:]) > pace.turn_units():
+                if deadline.passed():
+                    raise self._too_many_new(deadline, len(missing), done)
+                self.encoder_admission.check(request, units[done:], pace.units_per_s, deadline)
+                size = pace.turn_size(missing, done)
+                await self._embed_turn(missing[done : done + size], Work.TURN)
+                done += size
+        finally:
+            self.encoder_admission.done(request)
         if deadline.passed():
             raise self._too_many_new(deadline, len(missing), done)
-        return await asyncio.get_running_loop().run_in_executor(self._text_pool, ranker.rank, query, descriptions)
+        return await self._ranking.run(Work.SMALL, ranker.rank, query, descriptions)
 
-    async def _embed_turn(self, passages: list[str]) -> None:
-        """One turn of embedding on the ranking thread, timed to size the next turns."""
-        started = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(self._text_pool, self.ranker.embed_passages, passages)
-        self._embedding_pace.record(len(passages), time.perf_counter() - started)
+    async def _measure_encoder(self) -> None:
+        """Times the encoders on a few texts at start-up, so that the first large request is already admitted
+        (or refused) by its cost. Nothing is cached; a failure only leaves the speed to the first turn."""
+        ranker = self.ranker
+        texts = [f"{i}: {CALIBRATION_TEXT}" for i in range(4)]
+
+        def timed() -> float:
+            started = time.perf_counter()
+            for embedder in ranker.embedders:
+                embedder.embed(texts, "passage")
+            return time.perf_counter() - started
+
+        try:
+            self._embedding_pace.record(sum(len(t) + TEXT_OVERHEAD for t in texts), await self._ranking.run(Work.SMALL, timed))
+        except Exception:  # noqa: BLE001 - an engine not up yet: the first turn measures instead
+            log.warning("could not time the encoder at start-up; the first ranking turn will", exc_info=True)
+
+    async def _embed_turn(self, passages: list[str], work: Work) -> None:
+        """One turn of embedding on the ranking thread, timed there (not the wait for it) to size the next turns."""
+        ranker = self.ranker
+
+        def timed() -> tuple[int, float]:
+            started = time.perf_counter()
+            encoded = ranker.embed_passages(passages)
+            return encoded, time.perf_counter() - started
+
+        encoded, seconds = await self._ranking.run(work, timed)
+        if encoded:  # texts found in a cache say nothing of the encoder's speed
+            self._embedding_pace.record(encoded, seconds)
 
     @staticmethod
     def _too_many_new(deadline: Deadline, new: int, done: int) -> DeadlineExceeded:

@@ -16,6 +16,7 @@ from altgen.api.middleware import (
     AdmissionGate,
     BodyLimit,
     CancelOnDisconnect,
+    OpsOnly,
     RequestId,
 )
 from altgen.api.ui import install_page
@@ -97,7 +98,7 @@ def create_app(
     app.state.service = service
     install_error_handlers(app)
 
-    # Added innermost first: a request meets RequestId, ApiKeyAuth, BodyLimit, AdmissionGate, CancelOnDisconnect.
+    # Added innermost first: a request meets RequestId, OpsOnly, ApiKeyAuth, BodyLimit, AdmissionGate, CancelOnDisconnect.
     app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
     app.add_middleware(AdmissionGate, paths=DESCRIBE_PATHS, check=service.admission.check)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
@@ -107,6 +108,7 @@ def create_app(
         admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
         metrics=service.metrics,
     )
+    app.add_middleware(OpsOnly)
     app.add_middleware(RequestId)
 
     app.include_router(legacy.router)

@@ -18,6 +18,7 @@ from typing import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from altgen.api.connections import OPS_ONLY
 from altgen.errors import QueueFull
 from altgen.logs import request_id_var
 from altgen.metrics import Metrics
@@ -53,6 +54,22 @@ class RequestId:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # uvicorn cancels what still runs when the shutdown grace ends: an answer a client can act on
+            # (JSON 503, Retry-After, the request id), not its plain-text 500 and an ERROR traceback.
+            if status:
+                raise
+            log.warning("the server is stopping: request cancelled at the end of the shutdown grace")
+            body = json.dumps({"error": "the server is shutting down and could not finish this request in time; "
+                               "send it again (to another replica, or to this one once it is back)",
+                               "request_id": request_id}).encode()
+            await send_with_id({"type": "http.response.start", "status": 503,
+                                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                            (b"retry-after", b"1"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # answered: the cancellation ends here
         except Exception:  # noqa: BLE001 - a bug must still answer JSON with the id, never a plain-text 500
             log.exception("unhandled error")
             if status:
@@ -75,6 +92,25 @@ class RequestId:
                 )
             )
             request_id_var.reset(token)
+
+
+class OpsOnly:
+    """A connection let in on the room kept for operators (``altgen.api.connections``) may ask only
+    /health, /ready and /metrics; anything else is 503 with Retry-After, and the connection closes."""
+
+    PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and OPS_ONLY in scope.get("extensions", {}) and scope["path"] not in self.PATHS:
+            await send_json_error(
+                send, 503, "the server is at its connection limit; only /health, /ready and /metrics are answered now",
+                [(b"retry-after", b"1"), (b"connection", b"close")],
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class AdmissionGate:
