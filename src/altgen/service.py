@@ -127,7 +127,8 @@ class AltTextService:
         if self._resize_store is not None:
             await self._resize_store.start(self._take_resize)
         self.ranker = await self._ranking.run(Work.SMALL, self._ranker_factory, self.settings)
-        await self._measure_encoder()
+        if self.ranker is not None:  # `altgen describe` runs without one
+            await self._measure_encoder()
         await self.captioning.start()
 
     async def stop(self) -> None:
