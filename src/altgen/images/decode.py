@@ -98,24 +98,20 @@ class OpenedImage:
     def pixels(self) -> int:
         return self.image.width * self.image.height
 
-    def upright_size(self) -> tuple[int, int]:
-        """The size after EXIF rotation (a phone's portrait photo is stored lying on its side), from the header."""
-        width, height = self.image.size
-        return (height, width) if _header_orientation(self.image) in ROTATED else (width, height)
-
     def plan(self, config: ResizeConfig, min_short_side: int | None) -> DecodePlan:
         """How this photo will be decoded for a model that needs ``min_short_side``: JPEG decodes at 1/2, 1/4
         or 1/8 scale in the DCT itself (draft mode), the smallest scale still at least the size given to the
         model; other formats decode whole."""
-        width, height = self.upright_size()
+        # A phone's portrait photo is stored lying on its side: sizes are said upright, from the header's EXIF.
+        rotated = _header_orientation(self.image) in ROTATED
+        width, height = self.image.size[::-1] if rotated else self.image.size
         target = decoded_size(width, height, config, min_short_side)
         draft_size = self.image.size
         if self.image.format in ("JPEG", "MPO"):
             scale = max(target[0] / width, target[1] / height)
             draft_size = (math.ceil(self.image.width * scale), math.ceil(self.image.height * scale))
-        rotated = (width, height) != self.image.size
-        plan = DecodePlan(scaled_size(width, height, config), target, draft_size, _reduced(self.image.size, draft_size))
-        return replace(plan, rotated=rotated)
+        decoded_pixels = _reduced(self.image.size, draft_size)
+        return DecodePlan((width, height), scaled_size(width, height, config), target, draft_size, decoded_pixels, rotated)
 
 
 def _header_orientation(image: Image.Image) -> int:
@@ -140,15 +136,22 @@ def _reduced(size: tuple[int, int], request: tuple[int, int]) -> int:
 
 @dataclass(frozen=True)
 class DecodePlan:
+    original_size: tuple[int, int]  # as uploaded, upright
     processed_size: tuple[int, int]  # the /config rule's size, as the APIs report it
     target: tuple[int, int]  # what the model is given
     draft_size: tuple[int, int]  # what the decoder is asked for (JPEG: it picks the DCT scale)
     decoded_pixels: int  # what is really decoded, for the pixel budget
-    rotated: bool = False  # the header said the photo is stored on its side
+    rotated: bool  # the header said the photo is stored on its side
 
     def turned(self) -> DecodePlan:
         """The same plan for a photo found on its side only once decoded (a PNG whose EXIF follows its pixels)."""
-        return replace(self, processed_size=self.processed_size[::-1], target=self.target[::-1], rotated=not self.rotated)
+        return replace(
+            self,
+            original_size=self.original_size[::-1],
+            processed_size=self.processed_size[::-1],
+            target=self.target[::-1],
+            rotated=not self.rotated,
+        )
 
 
 def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> OpenedImage:
@@ -184,7 +187,6 @@ def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> Op
 def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
     """Decodes a checked upload into an RGB photo of the plan's size."""
     image, name = opened.image, opened.name
-    original_size = opened.upright_size()
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
         if plan.draft_size != image.size:
@@ -192,7 +194,7 @@ def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
         image.load()
         orientation = image.getexif().get(ORIENTATION, 1)
         if (orientation in ROTATED) != plan.rotated:
-            plan, original_size = plan.turned(), original_size[::-1]
+            plan = plan.turned()
         if orientation != 1:  # exif_transpose copies even an upright photo
             image = ImageOps.exif_transpose(image)
         decoded = _to_8_bit(image)
@@ -204,7 +206,7 @@ def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
     return PreparedImage(
         name=name,
         sha256=hashlib.sha256(opened.data).hexdigest(),
-        original_size=original_size,
+        original_size=plan.original_size,
         processed_size=plan.processed_size,
         image=rgb,
     )
