@@ -47,28 +47,32 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
             EngineAddress.parse(settings.model, "model"),
             api_key=engine_key(settings),
             concurrency=settings.engine_concurrency,
-            max_new_tokens=settings.max_new_tokens,
-            max_chars=settings.alt_text_max_chars,
-            long_max_new_tokens=settings.long_max_new_tokens,
-            long_max_chars=settings.long_text_max_chars,
             timeout_s=settings.request_timeout_s,
+            **text_budgets(settings),
         )
     from altgen.model.transformers_captioner import TransformersCaptioner
 
     return TransformersCaptioner(
         settings.model,
         device,
-        max_new_tokens=settings.max_new_tokens,
-        max_chars=settings.alt_text_max_chars,
-        long_max_new_tokens=settings.long_max_new_tokens,
-        long_max_chars=settings.long_text_max_chars,
         min_new_tokens=settings.min_new_tokens,
         kv_cache=settings.kv_cache,
         dtype=settings.dtype,
         max_batch_size=settings.max_batch_size,
         compiled_batch_sizes=settings.compiled_batch_size_list(),
         load_format=settings.load_format,
+        **text_budgets(settings),
     )
+
+
+def text_budgets(settings: Settings) -> dict[str, int]:
+    """How long a vision-language model's alt text and long description may be, wherever it runs."""
+    return {
+        "max_new_tokens": settings.max_new_tokens,
+        "max_chars": settings.alt_text_max_chars,
+        "long_max_new_tokens": settings.long_max_new_tokens,
+        "long_max_chars": settings.long_text_max_chars,
+    }
 
 
 def load_embedder(name: str, settings: Settings) -> Embedder:
