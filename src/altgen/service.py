@@ -22,7 +22,7 @@ from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
 from altgen.images.budget import PixelBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
-from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace
+from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace, cost
 from altgen.ranking.ranker import Ranked, Ranker, normalise_text
 from altgen.ranking.thread import RankingThread, Work
 from altgen.settings import ResizeConfig, Settings
@@ -319,7 +319,7 @@ class AltTextService:
             return time.perf_counter() - started
 
         try:
-            self._embedding_pace.record(sum(len(t) + TEXT_OVERHEAD for t in texts), await self._ranking.run(Work.SMALL, timed))
+            self._embedding_pace.record(cost(texts), await self._ranking.run(Work.SMALL, timed))
         except Exception:  # noqa: BLE001 - an engine not up yet: the first turn measures instead
             log.warning("could not time the encoder at start-up; the first ranking turn will", exc_info=True)
 
