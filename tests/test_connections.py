@@ -159,18 +159,24 @@ async def flood_while_a_client_asks(base: str, flood, hold_s: float) -> tuple[li
     return statuses[opened:], len(writers)
 
 
-def test_a_flood_of_idle_keep_alive_connections_leaves_other_clients_served(tmp_path):
-    needs_many_sockets(4100)
-    process, base = start_server(tmp_path / "server.log", "--keep-alive-s", "60")
+def flooded(tmp_path, flags: tuple[str, ...], request: bytes, read_answer: bool) -> tuple[list[int], int, str]:
+    """A server with ``flags`` under 4,100 connections (100 from each of 41 addresses) that each send ``request``:
+    the statuses another client got meanwhile, how many flood connections opened, and the server's log."""
+    process, base = start_server(tmp_path / "server.log", *flags)
     port = int(base.rsplit(":", 1)[1])
     try:
-        # 4,100 connections (100 from each of 41 addresses) each ask /health once, then sit idle on keep-alive.
-        flood = lambda: open_flood(port, 100, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", read_answer=True)  # noqa: E731
+        flood = lambda: open_flood(port, 100, request, read_answer=read_answer)  # noqa: E731
         statuses, opened = asyncio.run(flood_while_a_client_asks(base, flood, hold_s=4))
-        log = (tmp_path / "server.log").read_text()
+        return statuses, opened, (tmp_path / "server.log").read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_flood_of_idle_keep_alive_connections_leaves_other_clients_served(tmp_path):
+    needs_many_sockets(4100)
+    # Each asks /health once, then sits idle on keep-alive.
+    statuses, opened, log = flooded(tmp_path, ("--keep-alive-s", "60"), b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", True)
     assert opened >= 4000, opened
     assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 10, statuses
     assert log.count("closing the longest idle ones") == 1  # said once, not per connection
@@ -178,17 +184,9 @@ def test_a_flood_of_idle_keep_alive_connections_leaves_other_clients_served(tmp_
 
 def test_a_flood_of_slow_bodies_leaves_other_clients_served(tmp_path):
     needs_many_sockets(4100)
-    process, base = start_server(tmp_path / "server.log", "--body-timeout-s", "3")
-    port = int(base.rsplit(":", 1)[1])
     headers = b"POST /v1/recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
-    try:
-        # 4,100 requests whose bodies come a byte at a time (the flood sends no more: well under any rate).
-        flood = lambda: open_flood(port, 100, headers, read_answer=False)  # noqa: E731
-        statuses, opened = asyncio.run(flood_while_a_client_asks(base, flood, hold_s=4))
-        log = (tmp_path / "server.log").read_text()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # Bodies that come a byte at a time (the flood sends no more: well under any rate).
+    statuses, opened, log = flooded(tmp_path, ("--body-timeout-s", "3"), headers, False)
     assert opened >= 4000, opened
     assert statuses.count(200) >= 0.9 * len(statuses) and len(statuses) >= 10, statuses
     assert "request body came at under 500 bytes/s" in log
