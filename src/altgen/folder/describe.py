@@ -24,7 +24,6 @@ BUSY_PAUSE_S = 0.2
 @dataclass(frozen=True)
 class Outcome:
     path: Path
-    sha256: str | None
     description: str | None
     error: str | None
 
@@ -81,14 +80,15 @@ async def _describe_one(
     cache: DescriptionCache | None,
 ) -> Outcome:
     if problem is not None:
-        return Outcome(path, None, None, problem)
+        return Outcome(path, None, problem)
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
-        return Outcome(path, None, None, exc.strerror or str(exc))
-    sha256 = hashlib.sha256(data).hexdigest()
+        return Outcome(path, None, exc.strerror or str(exc))
+    # Only `altgen find` keeps descriptions by content: `describe` does not hash every photo for nothing.
+    sha256 = hashlib.sha256(data).hexdigest() if cache is not None else ""
     if cache is not None and (known := cache.get(sha256)) is not None:
-        return Outcome(path, sha256, known, None)
+        return Outcome(path, known, None)
     deadline = Deadline.after(service.settings.request_timeout_s)  # the limit is per photo
     while True:
         try:
@@ -96,18 +96,18 @@ async def _describe_one(
             [described] = await service.describe([image], language, detail, deadline)
         except ServiceBusy:
             if deadline.left() <= BUSY_PAUSE_S:
-                return Outcome(path, sha256, None, "the model stayed busy for the whole time limit")
+                return Outcome(path, None, "the model stayed busy for the whole time limit")
             await asyncio.sleep(BUSY_PAUSE_S)
             continue
         except ImageRejected as exc:
-            return Outcome(path, sha256, None, exc.reason)
+            return Outcome(path, None, exc.reason)
         except (DeadlineExceeded, asyncio.TimeoutError, TimeoutError):
-            return Outcome(path, sha256, None, f"not described within the {deadline.budget_s:g} s limit for one photo")
+            return Outcome(path, None, f"not described within the {deadline.budget_s:g} s limit for one photo")
         except ModelFailed as exc:
-            return Outcome(path, sha256, None, str(exc))
+            return Outcome(path, None, str(exc))
         if cache is not None:
             cache.put(sha256, described.text)
-        return Outcome(path, sha256, described.text, None)
+        return Outcome(path, described.text, None)
 
 
 class Pace:
