@@ -9,6 +9,7 @@ from skimage import data as skdata
 
 from altgen.captioning.contract import CaptionRequest
 from altgen.model.faces import FaceCounter
+from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.model.photo_properties import describe_properties
 from altgen.model.vocabulary import load_class_words
 
@@ -192,3 +193,15 @@ def test_a_long_description_says_how_sure_in_both_languages(captioner, name):
     assert long.startswith(alt.split(". ")[0]) and len(long) > len(alt)
     assert "How sure: " in long and "%" in long
     assert "확신도: " in korean
+
+
+def test_onnx_runtime_gives_pytorchs_probabilities(captioner):
+    """The CPU runtime is an exact stand-in: same float32 arithmetic, so the same classes and descriptions."""
+    in_torch = ImageNetCaptioner(runtime="torch")
+    assert captioner._session is not None and in_torch._session is None
+    photos = [Image.fromarray(getattr(skdata, name)()).convert("RGB") for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    requests = [captioner.preprocess(CaptionRequest(photo)) for photo in photos]
+    fast, reference = captioner.probabilities(requests), in_torch.probabilities(requests)
+    assert np.abs(fast - reference).max() < 1e-4
+    assert (fast.argmax(axis=1) == reference.argmax(axis=1)).all()
+    assert captioner.caption(requests) == in_torch.caption(requests)

@@ -216,3 +216,23 @@ def test_a_png_whose_rotation_follows_its_pixels_is_turned_after_decoding():
     plan = opened.plan(ResizeConfig(halve_rate=1.0), min_short_side=None)
     prepared = finish_image(opened, plan)
     assert prepared.original_size == prepared.processed_size == prepared.image.size == (20, 60)
+
+
+def test_a_photo_decoded_small_can_be_decoded_again_larger_within_the_rule():
+    """What the text reader reads: the same upload, upright, up to the asked longer side, never past the rule."""
+    prepared = prepare(phone_photo(orientation=6), DEFAULT, min_short_side=240, max_pixels=10**8)
+    assert prepared.image.size == (240, 320)
+    reading = prepared.larger(1600)
+    assert reading.size == (1200, 1600) and reading.mode == "RGB"
+    assert prepared.larger(10_000).size == prepared.processed_size == (1512, 2016)
+    assert prepared.larger(100) is prepared.image  # no larger than what it has: nothing decoded again
+    # Upright like the small one: red grows downwards in both.
+    column = np.asarray(reading)[:, 600, 0].astype(int)
+    assert column[-20] - column[20] > 150
+
+
+def test_a_prepared_photo_keeps_the_upload_not_the_decoders_full_size_pixels():
+    prepared = prepare(encode(noise_image(2000, 1500), "PNG"), DEFAULT, min_short_side=240)
+    data, plan = prepared.source
+    assert isinstance(data, bytes) and plan.target == prepared.image.size == (320, 240)
+    assert prepared.larger(800).size == (800, 600)

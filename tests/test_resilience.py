@@ -287,7 +287,7 @@ class ThreadRecordingCaptioner(Captioner):
     name, device = "threads", "cpu"
 
     def __init__(self):
-        self.threads: dict[str, set[str]] = {"warm_up": set(), "preprocess": set(), "caption": set()}
+        self.threads: dict[str, set[str]] = {"warm_up": set(), "preprocess": set(), "caption": set(), "finish": set()}
         self.features: list[object] = []
 
     def _record(self, hook: str) -> None:
@@ -309,8 +309,14 @@ class ThreadRecordingCaptioner(Captioner):
         self.features.extend(request.features for request in requests)
         return [f"a photo {request.features} wide." for request in requests]
 
+    def finish(self, request, description):
+        self._record("finish")
+        if request.features == 17:
+            raise ValueError("this model cannot finish 17-pixel-wide photos")
+        return description.replace("a photo", "A photo")
 
-async def test_backend_hooks_run_on_the_right_threads_and_a_failing_preprocess_fails_only_its_request(make_client):
+
+async def test_backend_hooks_run_on_the_right_threads_and_a_failing_hook_fails_only_its_request(make_client):
     backend = ThreadRecordingCaptioner()
     async with make_client(captioner_factory=lambda s, d: backend, halve_rate=1.0) as client:
         # Warm-up ran before start-up finished, on the thread that later runs the model.
@@ -324,8 +330,11 @@ async def test_backend_hooks_run_on_the_right_threads_and_a_failing_preprocess_f
         bad, good = await asyncio.gather(bad, good)
         assert bad.status_code == 500 and "odd.png" in bad.json()["error"]
         assert "13-pixel" not in bad.text and bad.headers["x-request-id"] in bad.json()["error"]  # the reason stays in the log
-        assert good.status_code == 200 and good.json()[0]["Description"] == "a photo 40 wide."
+        assert good.status_code == 200 and good.json()[0]["Description"] == "A photo 40 wide."
+        unfinished, good = await asyncio.gather(post_photo(client, 17), post_photo(client, 41))
+        assert unfinished.status_code == 500 and "p.png" in unfinished.json()["error"] and "17-pixel" not in unfinished.text
+        assert good.status_code == 200 and good.json()[0]["Description"] == "A photo 41 wide."
     assert backend.threads["caption"] == backend.threads["warm_up"]
     assert all(name.startswith("model-") for name in backend.threads["caption"])
-    assert all(name.startswith("images") for name in backend.threads["preprocess"])
-    assert backend.features == [40]  # the model got the pre-processed input; the failed request queued nothing
+    assert all(name.startswith("images") for name in backend.threads["preprocess"] | backend.threads["finish"])
+    assert backend.features[0] == 40  # the model got the pre-processed input; the failed request queued nothing

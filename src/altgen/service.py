@@ -235,7 +235,7 @@ class AltTextService:
     ) -> list[Description]:
         """Describes every image by ``deadline`` (default: the request deadline from now)."""
         deadline = deadline or Deadline.after(self.settings.request_timeout_s)
-        requests = [CaptionRequest(image.image, language, detail) for image in images]
+        requests = [CaptionRequest(image.image, language, detail, larger=image.larger) for image in images]
         captioned = await self.captioning.caption(requests, [image.name for image in images], deadline)
         self._remember_written([c.text for c in captioned])
         return [Description(image, c.text, c.queued_s, c.inference_s) for image, c in zip(images, captioned)]

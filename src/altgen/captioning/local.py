@@ -183,10 +183,28 @@ class LocalCaptioning:
                 # Our own words (a crashed worker) may be told; a model's exception text stays in the log.
                 reason = f" ({outcome})" if isinstance(outcome, ConsumerCrashed) else ""
                 raise ModelFailed(f"the model could not describe '{name}'{reason}")
+        texts = await self._finish(requests, outcomes, names, deadline)
         return [
             Captioned(text, job.started_at - job.enqueued_at, job.finished_at - job.started_at)
-            for job, text in zip(jobs, outcomes)
+            for job, text in zip(jobs, texts)
         ]
+
+    async def _finish(self, requests: list[CaptionRequest], texts: list[str], names: Sequence[str], deadline: Deadline) -> list[str]:
+        """The backend's work after the model, on the image threads (the device's thread is on the next batch)."""
+        finish = self.captioners[0].finish
+        if not self.captioners[0].finishes:
+            return texts
+        loop = asyncio.get_running_loop()
+        finishing = [loop.run_in_executor(self._image_pool, finish, r, t) for r, t in zip(requests, texts)]
+        try:
+            outcomes = await asyncio.wait_for(asyncio.gather(*finishing, return_exceptions=True), deadline.left())
+        except (asyncio.TimeoutError, TimeoutError):
+            raise deadline.exceeded() from None
+        for name, outcome in zip(names, outcomes):
+            if isinstance(outcome, Exception):
+                log.error("finishing failed on %s: %r", name, outcome)
+                raise ModelFailed(f"the model could not describe '{name}'")
+        return outcomes
 
     async def _preprocess(self, requests: list[CaptionRequest], names: Sequence[str]) -> list[CaptionRequest]:
         """The backend's CPU work for each photo, in parallel on the image threads, so that a device's

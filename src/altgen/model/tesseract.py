@@ -3,7 +3,8 @@
 No PyPI wheel ships Korean recognition weights that load offline (RapidOCR's wheel carries PP-OCRv6,
 whose alphabet has no Hangul; its Korean model is downloaded on first use, which altgen never lets
 happen). So Korean lines are read by libtesseract with the ``kor`` data Debian packages, through its
-C API: one engine kept warm on the model thread, no process per photo. Without the library or the
+C API: one engine kept warm, reading one line at a time (an engine is not thread-safe, and photos are
+read on several request threads), no process per photo. Without the library or the
 data, Korean lines are simply not read (``TesseractLines.load`` returns None).
 """
 
@@ -13,6 +14,7 @@ import atexit
 import ctypes
 import ctypes.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,7 @@ class TesseractLines:
 
     def __init__(self, lib: ctypes.CDLL, tessdata: str, languages: str = "kor+eng"):
         self._lib = lib
+        self._lock = threading.Lock()
         self._api = lib.TessBaseAPICreate()
         if lib.TessBaseAPIInit3(self._api, tessdata.encode(), languages.encode()) != 0:
             lib.TessBaseAPIDelete(self._api)
@@ -83,6 +86,10 @@ class TesseractLines:
 
     def words(self, line: np.ndarray) -> list[tuple[str, float]]:
         """Each word of one line image (greyscale, uint8) with Tesseract's confidence in 0..1."""
+        with self._lock:
+            return self._words(line)
+
+    def _words(self, line: np.ndarray) -> list[tuple[str, float]]:
         pixels = np.ascontiguousarray(line, dtype=np.uint8)
         height, width = pixels.shape
         self._lib.TessBaseAPISetImage(self._api, pixels.ctypes.data, width, height, 1, width)
