@@ -299,3 +299,45 @@ def test_a_real_architecture_served_from_its_config_alone(photo_dir, tmp_path):
     assert answer["Hash"] == "c.jpg" and answer["Id"] == "i" and isinstance(answer["Description"], str)
     log = (tmp_path / "server.log").read_text()
     assert "batch size 2 ready" in log and "batch size 4 ready" in log and "batch size 1 ready" not in log, log
+
+
+def test_three_requests_of_sixteen_huge_webps_stay_within_a_gigabyte(tmp_path):
+    """16 WebPs of 7000x7000 (87 KB each) three requests at once once peaked at +1.8 GB and kept +0.6 GB."""
+    import io
+    import threading
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (7000, 7000), (120, 160, 200)).save(buffer, "WEBP", quality=80)
+    huge = buffer.getvalue()
+    process, base = start_server(tmp_path / "server.log")
+
+    def resident_mb() -> float:
+        return int(Path(f"/proc/{process.pid}/statm").read_text().split()[1]) * 4096 / 2**20
+
+    def describe_sixteen(_index: int) -> int:
+        files = [(f"Image{i}", (f"w{i}.webp", huge)) for i in range(16)]
+        form = {"Id": "i", "Hash": [str(i) for i in range(16)]}
+        return requests.post(f"{base}/getAltTexts", data=form, files=files, timeout=120).status_code
+
+    settled, peak, done = resident_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_mb())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    try:
+        sampler.start()
+        with ThreadPoolExecutor(3) as pool:
+            statuses = list(pool.map(describe_sixteen, range(3)))
+        time.sleep(1)
+        done.set()
+        sampler.join()
+        after = resident_mb()
+    finally:
+        done.set()
+        process.kill()
+    assert statuses == [200, 200, 200]
+    assert peak[0] - settled <= 1000, (settled, peak[0])
+    assert after - settled <= 400, (settled, after)

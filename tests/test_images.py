@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from conftest import encode, noise_image
 from PIL import Image
 
 from altgen.errors import ImageRejected
-from altgen.images.decode import finish_image, open_image, prepare_image, scaled_size
+from altgen.images.decode import DecodePlan, finish_image, open_image, prepare_image, scaled_size
 from altgen.settings import ResizeConfig
 
 DEFAULT = ResizeConfig()
@@ -236,3 +238,34 @@ def test_a_prepared_photo_keeps_the_upload_not_the_decoders_full_size_pixels():
     data, plan = prepared.source
     assert isinstance(data, bytes) and plan.target == prepared.image.size == (320, 240)
     assert prepared.larger(800).size == (800, 600)
+
+
+def test_a_webp_is_decoded_by_libwebp_upright_and_on_white():
+    """Half-transparent red over white, a 'rotate 90' orientation, an animation's first frame."""
+    image = Image.new("RGBA", (80, 40), (255, 0, 0, 128))
+    image.paste((0, 0, 255, 255), (0, 0, 80, 10))  # a blue band along the top as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare(encode(image, "WEBP", lossless=True, exif=exif.tobytes()), ResizeConfig(halve_rate=1.0))
+    assert prepared.original_size == prepared.image.size == (40, 80)
+    red, green, blue = prepared.image.getpixel((10, 40))
+    assert red > 240 and 110 < green < 145 and 110 < blue < 145  # red at half strength over white
+    assert prepared.image.getpixel((35, 40))[2] > 240  # the top band is on the right once upright
+    frames = [Image.new("RGB", (30, 20), colour) for colour in ((0, 200, 0), (200, 0, 0))]
+    animated = io.BytesIO()
+    frames[0].save(animated, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    assert prepare(animated.getvalue(), ResizeConfig(halve_rate=1.0)).image.getpixel((5, 5))[1] > 150
+
+
+def test_the_decode_budget_counts_every_buffer_of_a_decode():
+    def plan(image: Image.Image, fmt: str, **save) -> DecodePlan:
+        return open_image(encode(image, fmt, **save), "p", max_bytes=10**8, max_pixels=10**8).plan(DEFAULT, 240)
+
+    assert plan(Image.new("RGB", (1000, 1000)), "WEBP").decoded_bytes == 4 * 10**6  # libwebp's array and its resize
+    assert plan(Image.new("RGBA", (1000, 1000)), "PNG").decoded_bytes == 9 * 10**6  # + a white background, a mask
+    assert plan(Image.new("L", (1000, 1000)), "PNG").decoded_bytes == 10**6
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    assert plan(Image.new("RGB", (1000, 1000)), "PNG", exif=turned.tobytes()).decoded_bytes == 8 * 10**6
+    phone = open_image(phone_photo(), "p.jpg", max_bytes=10**8, max_pixels=10**8).plan(DEFAULT, 240)
+    assert phone.decoded_bytes == 4 * 504 * 378  # a JPEG counts only what its DCT-scaled decode holds

@@ -20,7 +20,7 @@ DESCRIBE_SETTINGS = (
     "model", "devices", "torch_threads", "load_format", "dtype", "kv_cache", "compiled_batch_sizes", "max_batch_size",
     "max_batch_wait_ms", "queue_capacity", "request_timeout_s", "read_text", "max_new_tokens", "long_max_new_tokens",
     "alt_text_max_chars", "long_text_max_chars", "halve_rate", "min_size", "max_file_bytes", "max_image_pixels",
-    "log_level",
+    "decode_memory_mb", "log_level",
 )
 
 
@@ -32,7 +32,7 @@ FLAG_GROUPS = {
     "performance": ("max_batch_size", "max_batch_wait_ms", "busy_batch_wait_ms", "max_batch_pixels", "queue_capacity",
                     "torch_threads", "request_timeout_s", "memory_cache_mb", "cache_max_entries", "embedding_turn_s"),
     "limits and connections": ("max_file_bytes", "max_files_per_request", "max_request_bytes", "max_image_pixels",
-                               "max_candidates", "max_text_chars", "keep_alive_s", "header_timeout_s", "body_timeout_s",
+                               "decode_memory_mb", "max_candidates", "max_text_chars", "keep_alive_s", "header_timeout_s", "body_timeout_s",
                                "body_min_rate", "max_connections", "max_connections_per_client", "ops_connections",
                                "shutdown_grace_s", "restart_backoff_s"),
     "ranking": ("glossary", "lexical_weight", "match_threshold", "embedder_device"),

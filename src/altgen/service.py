@@ -19,7 +19,7 @@ from altgen.captioning.contract import CaptionRequest
 from altgen.captioning.local import Captioned
 from altgen.deadline import Deadline
 from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
-from altgen.images.budget import PixelBudget
+from altgen.images.budget import DecodeBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
 from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace, cost
@@ -120,7 +120,7 @@ class AltTextService:
         self._written: collections.deque[str] = collections.deque(maxlen=WRITTEN_BACKLOG)
         self._embed_written_task: asyncio.Task | None = None
         # Two of the largest accepted photos may decode at once; smaller ones share the same budget.
-        self._decode_budget = PixelBudget(2 * settings.max_image_pixels)
+        self._decode_budget = DecodeBudget(settings.decode_memory_mb * 2**20)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -215,7 +215,7 @@ class AltTextService:
             lambda: open_image(data, name, max_bytes=settings.max_file_bytes, max_pixels=settings.max_image_pixels),
         )
         plan = opened.plan(resize or self.resize, self.captioning.min_short_side)
-        taken = await self._decode_budget.take(plan.decoded_pixels)
+        taken = await self._decode_budget.take(plan.decoded_bytes)
         decoding = self._image_pool.submit(finish_image, opened, plan)
         decoding.add_done_callback(lambda _done: self._on_loop(loop, self._decode_budget.give_back, taken))
         return await asyncio.wrap_future(decoding)

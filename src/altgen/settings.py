@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(64, ge=1, description="Most images in one request.")
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest accepted request body.")
     max_image_pixels: int = Field(50_000_000, ge=1, description="Largest accepted width x height (decompression bombs).")
+    decode_memory_mb: int = Field(
+        1024, ge=16, description="Memory the photos being decoded may hold at once, every decoded buffer counted; "
+        "photos wait for room (a photo needing more than all of it decodes alone)."
+    )
     max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 

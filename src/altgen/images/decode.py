@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from altgen.errors import ImageRejected
+from altgen.native_memory import return_free_memory
 from altgen.settings import ResizeConfig
 
 ORIENTATION = 0x0112  # the EXIF tag
@@ -24,6 +25,13 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"
 # HEIC/HEIF (phones' own format) through pillow-heif, which applies the photo's rotation as it reads it;
 # AVIF is Pillow's own.
 register_heif_opener()
+# Pillow keeps every pixel of a multi-band image in 4 bytes; "1", "L" and "P" in 1, 16-bit greyscale in 2.
+STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+# What turning a photo into 8-bit RGB adds at its peak, a pixel: the RGBA copy, the white background, the
+# alpha mask (palette and transparent photos); an RGB copy (CMYK, YCbCr, ...); a band at a time for 16-bit.
+CONVERSION_BYTES = {"L": 0, "RGB": 0, "I;16": 1, "I;16B": 1, "I;16L": 1, "I": 1, "F": 1, "RGBA": 5, "LA": 9, "PA": 9, "P": 9}
+# A decode this large (bytes) is followed by handing the freed memory back to the system.
+LARGE_DECODE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ def _to_8_bit(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         # Transparent areas are shown on white, as a browser would.
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
@@ -133,7 +141,18 @@ class OpenedImage:
         if self.image.format in ("JPEG", "MPO"):
             scale = max(target[0] / upright[0], target[1] / upright[1])
             draft_size = (math.ceil(self.image.width * scale), math.ceil(self.image.height * scale))
-        return DecodePlan(upright, processed, target, draft_size, _reduced(self.image.size, draft_size), rotated)
+        pixels = _reduced(self.image.size, draft_size)
+        return DecodePlan(upright, processed, target, draft_size, pixels, pixels * self._bytes_per_pixel(), rotated)
+
+    def _bytes_per_pixel(self) -> int:
+        """Every buffer a decode holds at its peak, per decoded pixel: the decoder's output, the 8-bit RGB
+        conversion, and a turned copy for a photo whose EXIF says it is not upright."""
+        mode = self.image.mode
+        if _still_webp(self.image):  # libwebp's one array (see _webp_pixels), and its resize
+            return 6 if "A" in mode else 4
+        stored = STORED_BYTES.get(mode, 4)
+        turned = stored if _header_orientation(self.image) != 1 else 0
+        return stored + CONVERSION_BYTES.get(mode, 4) + turned
 
 
 def _header_orientation(image: Image.Image) -> int:
@@ -162,7 +181,8 @@ class DecodePlan:
     processed_size: tuple[int, int]  # the /config rule's size, as the APIs report it
     target: tuple[int, int]  # what the model is given
     draft_size: tuple[int, int]  # what the decoder is asked for (JPEG: it picks the DCT scale)
-    decoded_pixels: int  # what is really decoded, for the pixel budget
+    decoded_pixels: int  # what is really decoded (a JPEG in the DCT: fewer than it has)
+    decoded_bytes: int  # the memory its decode holds at the peak, for the decode budget
     rotated: bool  # the header said the photo is stored on its side
 
     def turned(self) -> DecodePlan:
@@ -206,6 +226,35 @@ def open_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> Op
     return OpenedImage(name, data, image)
 
 
+# Pillow's own rotations for each EXIF orientation other than upright.
+TRANSPOSITIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
+
+
+def _still_webp(image: Image.Image) -> bool:
+    return image.format == "WEBP" and not getattr(image, "is_animated", False)
+
+
+def _webp_pixels(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """A still WebP decoded by libwebp straight into one array (3 or 4 bytes a pixel; Pillow's animation
+    decoder holds ~16 at its peak) and area-averaged to ``size`` (as stored), transparency laid on white."""
+    import cv2
+    import webp
+
+    source = webp.WebPData.from_buffer(data)
+    features = webp.WebPDecoderConfig.new()
+    features.read_features(source)
+    alpha = bool(features.input.has_alpha)
+    pixels = source.decode(webp.WebPColorMode.rgbA if alpha else webp.WebPColorMode.RGB)  # rgbA: premultiplied
+    if (pixels.shape[1], pixels.shape[0]) != size:
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)  # linear, so premultiplied stays exact
+    if alpha:  # premultiplied colour over white: c + 255 - a
+        pixels = pixels[..., :3] + (255 - pixels[..., 3:4])
+    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
+
+
 def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
     """Decodes a checked upload into an RGB photo of the plan's size."""
     rgb, plan = decode(opened, plan)
@@ -221,7 +270,27 @@ def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
 
 def decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodePlan]:
     """The upload's pixels as RGB at the plan's size, and the plan (turned if the photo proved to lie on its side)."""
+    decoded = None
+    try:
+        decoded, plan = _decode(opened, plan)
+    finally:
+        if plan.decoded_bytes >= LARGE_DECODE_BYTES:
+            if opened.image is not decoded:
+                opened.image.close()  # the decoder's full-size pixels, freed before handing memory back
+            return_free_memory()
+    return decoded, plan
+
+
+def _decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodePlan]:
     image, name = opened.image, opened.name
+    if _still_webp(image):
+        try:
+            orientation = image.getexif().get(ORIENTATION, 1)  # from the header: nothing decoded yet
+            stored = plan.target[::-1] if orientation in ROTATED else plan.target
+            upright = _webp_pixels(opened.data, stored)
+        except Exception as exc:  # noqa: BLE001 - damaged pixel data fails inside libwebp
+            raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
+        return (upright.transpose(TRANSPOSITIONS[orientation]) if orientation in TRANSPOSITIONS else upright), plan
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
         if plan.draft_size != image.size:
