@@ -338,3 +338,30 @@ async def test_backend_hooks_run_on_the_right_threads_and_a_failing_hook_fails_o
     assert all(name.startswith("model-") for name in backend.threads["caption"])
     assert all(name.startswith("images") for name in backend.threads["preprocess"] | backend.threads["finish"])
     assert backend.features[0] == 40  # the model got the pre-processed input; the failed request queued nothing
+
+
+async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_once(make_client, monkeypatch):
+    """Eight requests at once, room for two photos, decoding slow: the queue is empty while they decode, yet
+    only two may be decoding or queued; the others are refused on arrival, not after seconds of decoding."""
+    import time
+
+    import altgen.service
+
+    finish = altgen.service.finish_image
+
+    def slow_finish(*args):
+        time.sleep(1.0)
+        return finish(*args)
+
+    monkeypatch.setattr(altgen.service, "finish_image", slow_finish)
+    async with make_client(queue_capacity=2) as client:
+
+        async def timed(index: int) -> tuple[int, float]:
+            started = time.monotonic()
+            response = await post_photo(client, 30 + index, hash_=str(index))
+            return response.status_code, time.monotonic() - started
+
+        answers = await asyncio.gather(*(timed(i) for i in range(8)))
+    refused = [seconds for status, seconds in answers if status == 503]
+    assert sorted(status for status, _ in answers) == [200, 200] + [503] * 6, answers
+    assert max(refused) < 0.5, answers  # refused at once, not after a second of decoding

@@ -6,7 +6,8 @@ describe path, the queue and the Ray ingress all ask it. New descriptions to emb
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from altgen.deadline import Deadline
 from altgen.errors import EncoderBusy, QueueFull, TooMuchNewText
@@ -14,21 +15,34 @@ from altgen.metrics import Metrics
 
 
 class Admission:
-    """Counts the photos waiting for a model against ``capacity``. A request is taken whole or not at all,
-    so a request is never half-queued; a photo's slot is given back the moment it stops waiting."""
+    """Counts the photos waiting for a model, and those of admitted requests still being decoded, against
+    ``capacity``. A request is taken whole or not at all, so a request is never half-queued; a photo's slot
+    is given back the moment it stops waiting."""
 
     def __init__(self, capacity: int, metrics: Metrics, retry_after_s: int = 1):
         self.capacity = capacity
         self.retry_after_s = retry_after_s
         self._metrics = metrics
         self._waiting = 0
+        self._preparing = 0
         metrics.queue_depth.set_function(self.waiting)
 
     def waiting(self) -> int:
         return self._waiting
 
     def free(self) -> int:
-        return max(0, self.capacity - self._waiting)
+        return max(0, self.capacity - self._waiting - self._preparing)
+
+    @contextmanager
+    def preparing(self, count: int) -> Iterator[None]:
+        """Checks, then holds ``count`` places while a request's photos are read and decoded: otherwise a burst
+        of requests all find room, all decode at once, and reach the queue only after every check has passed."""
+        self.check(count)
+        self._preparing += count
+        try:
+            yield
+        finally:
+            self._preparing -= count
 
     def is_overloaded(self) -> bool:
         return self.free() == 0

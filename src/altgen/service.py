@@ -179,22 +179,22 @@ class AltTextService:
         for label, upload in uploads:
             if upload.size is not None and upload.size > settings.max_file_bytes:
                 raise ImageRejected(label, f"the file is {upload.size} bytes; the limit is {settings.max_file_bytes} bytes", status=413)
-        self.admission.check(len(uploads))
         # The deadline covers decoding too: a request of many huge photos answers 504 on time, and its
         # photos still waiting for the decode budget are never decoded.
         deadline = Deadline.after(settings.request_timeout_s)
         resize = self.resize  # one rule for every photo of this request, even if /config changes meanwhile
-        contents = [await upload.read() for _label, upload in uploads]
-        try:
-            prepared = await asyncio.wait_for(
-                asyncio.gather(
-                    *(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
-                    return_exceptions=True,
-                ),
-                deadline.left(),
-            )
-        except (asyncio.TimeoutError, TimeoutError):
-            raise deadline.exceeded("decoding the photos") from None
+        with self.admission.preparing(len(uploads)):
+            contents = [await upload.read() for _label, upload in uploads]
+            try:
+                prepared = await asyncio.wait_for(
+                    asyncio.gather(
+                        *(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
+                        return_exceptions=True,
+                    ),
+                    deadline.left(),
+                )
+            except (asyncio.TimeoutError, TimeoutError):
+                raise deadline.exceeded("decoding the photos") from None
         rejected = [p for p in prepared if isinstance(p, ImageRejected)]
         if len(rejected) == 1:
             raise rejected[0]
