@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from altgen.errors import ImageRejected
+from altgen.images.webp import is_still_webp, webp_pixels
 from altgen.native_memory import return_free_memory
 from altgen.settings import ResizeConfig
 
@@ -148,7 +149,7 @@ class OpenedImage:
         """Every buffer a decode holds at its peak, per decoded pixel: the decoder's output, the 8-bit RGB
         conversion, and a turned copy for a photo whose EXIF says it is not upright."""
         mode = self.image.mode
-        if _still_webp(self.image):  # libwebp's one array (see _webp_pixels), and its resize
+        if is_still_webp(self.image):  # libwebp's one array (see images/webp.py), and its resize
             return 6 if "A" in mode else 4
         stored = STORED_BYTES.get(mode, 4)
         turned = stored if _header_orientation(self.image) != 1 else 0
@@ -233,28 +234,6 @@ TRANSPOSITIONS = {
 }
 
 
-def _still_webp(image: Image.Image) -> bool:
-    return image.format == "WEBP" and not getattr(image, "is_animated", False)
-
-
-def _webp_pixels(data: bytes, size: tuple[int, int]) -> Image.Image:
-    """A still WebP decoded by libwebp straight into one array (3 or 4 bytes a pixel; Pillow's animation
-    decoder holds ~16 at its peak) and area-averaged to ``size`` (as stored), transparency laid on white."""
-    import cv2
-    import webp
-
-    source = webp.WebPData.from_buffer(data)
-    features = webp.WebPDecoderConfig.new()
-    features.read_features(source)
-    alpha = bool(features.input.has_alpha)
-    pixels = source.decode(webp.WebPColorMode.rgbA if alpha else webp.WebPColorMode.RGB)  # rgbA: premultiplied
-    if (pixels.shape[1], pixels.shape[0]) != size:
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)  # linear, so premultiplied stays exact
-    if alpha:  # premultiplied colour over white: c + 255 - a
-        pixels = pixels[..., :3] + (255 - pixels[..., 3:4])
-    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
-
-
 def finish_image(opened: OpenedImage, plan: DecodePlan) -> PreparedImage:
     """Decodes a checked upload into an RGB photo of the plan's size."""
     rgb, plan = decode(opened, plan)
@@ -283,11 +262,11 @@ def decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodePl
 
 def _decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodePlan]:
     image, name = opened.image, opened.name
-    if _still_webp(image):
+    if is_still_webp(image):
         try:
             orientation = image.getexif().get(ORIENTATION, 1)  # from the header: nothing decoded yet
             stored = plan.target[::-1] if orientation in ROTATED else plan.target
-            upright = _webp_pixels(opened.data, stored)
+            upright = webp_pixels(opened.data, stored)
         except Exception as exc:  # noqa: BLE001 - damaged pixel data fails inside libwebp
             raise ImageRejected(name, f"the image data is damaged or truncated ({exc})", status=422) from None
         return (upright.transpose(TRANSPOSITIONS[orientation]) if orientation in TRANSPOSITIONS else upright), plan
