@@ -350,7 +350,7 @@ async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_on
     finish = altgen.service.finish_image
 
     def slow_finish(*args):
-        time.sleep(1.0)
+        time.sleep(2.0)
         return finish(*args)
 
     monkeypatch.setattr(altgen.service, "finish_image", slow_finish)
@@ -364,4 +364,4 @@ async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_on
         answers = await asyncio.gather(*(timed(i) for i in range(8)))
     refused = [seconds for status, seconds in answers if status == 503]
     assert sorted(status for status, _ in answers) == [200, 200] + [503] * 6, answers
-    assert max(refused) < 0.5, answers  # refused at once, not after a second of decoding
+    assert max(refused) < 1.0, answers  # refused on arrival, not after two seconds of decoding
