@@ -10,6 +10,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -120,12 +121,17 @@ class OpenedImage:
     def pixels(self) -> int:
         return self.image.width * self.image.height
 
+    @cached_property
+    def orientation(self) -> int:
+        """The EXIF orientation its header holds (read once: the plan and its memory estimate both need it)."""
+        return _header_orientation(self.image)
+
     def plan(self, config: ResizeConfig, min_short_side: int | None) -> DecodePlan:
         """How this photo will be decoded for a model that needs ``min_short_side``: JPEG decodes at 1/2, 1/4
         or 1/8 scale in the DCT itself (draft mode), the smallest scale still at least the size given to the
         model; other formats decode whole."""
         # A phone's portrait photo is stored lying on its side: sizes are said upright, from the header's EXIF.
-        rotated = _header_orientation(self.image) in ROTATED
+        rotated = self.orientation in ROTATED
         width, height = self.image.size[::-1] if rotated else self.image.size
         target = decoded_size(width, height, config, min_short_side)
         return self._plan_for((width, height), scaled_size(width, height, config), target, rotated)
@@ -152,7 +158,7 @@ class OpenedImage:
         if is_still_webp(self.image):  # libwebp's one array (see images/webp.py), and its resize
             return 6 if "A" in mode else 4
         stored = STORED_BYTES.get(mode, 4)
-        turned = stored if _header_orientation(self.image) != 1 else 0
+        turned = stored if self.orientation != 1 else 0
         return stored + CONVERSION_BYTES.get(mode, 4) + turned
 
 
@@ -264,7 +270,7 @@ def _decode(opened: OpenedImage, plan: DecodePlan) -> tuple[Image.Image, DecodeP
     image, name = opened.image, opened.name
     if is_still_webp(image):
         try:
-            orientation = image.getexif().get(ORIENTATION, 1)  # from the header: nothing decoded yet
+            orientation = opened.orientation  # from the header: nothing decoded yet
             stored = plan.target[::-1] if orientation in ROTATED else plan.target
             upright = webp_pixels(opened.data, stored)
         except Exception as exc:  # noqa: BLE001 - damaged pixel data fails inside libwebp

@@ -132,9 +132,9 @@ class TextReader:
         A "line" nearly as tall as the whole photo is a textured area (foliage, fur, ripples), not text: on
         the text evaluation's dev half such boxes were 0.91-0.99 of the shorter side on every text-free photo
         the gate let through, and at most 0.64 on a photo with text (a stop sign close up)."""
-        boxes = self._boxes(self._gate, image)
-        line_shaped = np.array([min(_quad_size(q)) <= self.max_line_share * min(image.size) for q in boxes], dtype=bool)
-        return bool((self._legible(boxes) & line_shaped).any()) if len(boxes) else False
+        heights = [min(_quad_size(q)) for q in self._boxes(self._gate, image)]
+        tallest_line = self.max_line_share * min(image.size)
+        return any(self.min_text_pixels <= height <= tallest_line for height in heights)
 
     def read(self, images: Sequence[Image.Image]) -> list[list[TextLine]]:
         """The sure lines of each photo, in reading order; recognition batched over all the photos' lines."""
