@@ -365,3 +365,27 @@ async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_on
     refused = [seconds for status, seconds in answers if status == 503]
     assert sorted(status for status, _ in answers) == [200, 200] + [503] * 6, answers
     assert max(refused) < 1.0, answers  # refused on arrival, not after two seconds of decoding
+
+
+def test_the_service_keeps_numpys_blas_to_one_thread():
+    """The photo threads already run side by side; OpenBLAS's own workers spun against them (a third of the
+    CPU on two cores). Checked in a fresh process whose BLAS would otherwise start two threads."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from threadpoolctl import threadpool_info\n"
+        "from altgen.composition import build_service\n"
+        "from altgen.settings import Settings\n"
+        "before = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "build_service(Settings())\n"
+        "after = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "print(before, after)\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split("] [")
+    assert "2" in before, done.stdout  # numpy's BLAS is loaded and would use two threads
+    assert after.strip(" []\n") and set(after.strip(" []\n").split(", ")) == {"1"}, done.stdout

@@ -63,11 +63,21 @@ class ResizeStore(Protocol):
 
 
 class Upload(Protocol):
-    """An uploaded photo as the service reads it (an HTTP file part, say): its size if known, then its bytes."""
+    """An uploaded photo as the service reads it (an HTTP file part, say): its size if known, then its bytes,
+    once; closed as soon as they are read, so that a request holds each photo's bytes once."""
 
     size: int | None
 
     async def read(self) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+async def _read_and_close(upload: Upload) -> bytes:
+    try:
+        return await upload.read()
+    finally:
+        await upload.close()
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ class AltTextService:
         deadline = Deadline.after(settings.request_timeout_s)
         resize = self.resize  # one rule for every photo of this request, even if /config changes meanwhile
         with self.admission.preparing(len(uploads)):
-            contents = [await upload.read() for _label, upload in uploads]
+            contents = [await _read_and_close(upload) for _label, upload in uploads]
             try:
                 prepared = await asyncio.wait_for(
                     asyncio.gather(
