@@ -71,6 +71,18 @@ def test_cache_embeds_each_description_once_and_keeps_order():
     assert (cache.hits, cache.misses) == (3, 2)
 
 
+def test_a_request_asked_again_is_not_encoded_again():
+    embedder = CountingEmbedder()
+    ranker = Ranker([embedder], background_descriptions())
+    first = ranker.rank("a cat on a sofa", ["a cat", "a dog"])
+    encoded = len(embedder.seen)
+    second = ranker.rank("a cat on a sofa", ["a cat", "a dog"])
+    assert len(embedder.seen) == encoded  # neither the request nor the descriptions were encoded again
+    assert first == second
+    ranker.rank("a dog in the snow", ["a cat", "a dog"])
+    assert embedder.seen[encoded:] == ["a dog in the snow"]
+
+
 def test_cache_evicts_least_recently_used():
     embedder = CountingEmbedder()
     entry = _entry_bytes("three", np.zeros(2, np.float32)) + ENTRY_OVERHEAD
@@ -113,6 +125,7 @@ async def test_the_in_memory_caches_stay_within_their_bytes_however_long_the_tex
                 candidates = [{"id": str(i), "description": f"{batch}-{i} {long_text}"[:4000]} for i in range(100)]
                 response = await client.post("/v1/recommend", json={"query": "street", "candidates": candidates})
                 assert response.status_code == 200
-    held = ranker.caches[0].nbytes + ranker._description_core.cache.nbytes + ranker._description_words.cache.nbytes
+    held = sum(c.nbytes for c in (ranker.caches[0], ranker._description_core.cache, ranker._description_words.cache,
+                                  ranker._request_vectors.cache))
     assert held <= 2**20, held  # 1,000 texts of 4,000 characters (~8 MB as keys alone) did not all stay
     assert len(embedder.seen) >= 1000  # every text was embedded once: the bound evicts, it does not refuse

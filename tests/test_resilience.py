@@ -281,6 +281,69 @@ async def test_full_queue_refuses_before_parsing_the_body(make_client):
         assert (await first).status_code == 200 and (await second).status_code == 200
 
 
+async def test_a_client_back_before_its_retry_after_waits_in_line_and_gets_the_next_place(make_client):
+    """Room for one photo, taken. A first refusal is prompt; the same client asking again before its
+    Retry-After (1 s) waits in line instead, and takes the place as soon as one frees: under a storm of
+    such clients the model is never left idle while they are being refused, and refusing costs less."""
+    import time
+
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=1, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = asyncio.create_task(post_photo(client, 31))  # fills the one place
+        await wait_until(lambda: client.app.state.service.admission.waiting() == 1)
+        started = time.monotonic()
+        refused = await post_photo(client, 32)
+        assert refused.status_code == 503 and time.monotonic() - started < 0.5  # a first refusal is prompt
+        in_line = asyncio.create_task(post_photo(client, 33, hash_="in line"))
+        await asyncio.sleep(0.2)
+        assert not in_line.done()  # back within its Retry-After: waiting, not refused
+        gated.release.set()  # the model takes the queued photo: its place goes to the one in line
+        answers = [await first, await second, await in_line]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[2].json()[0]["Hash"] == "in line"
+
+
+async def test_a_client_back_before_its_retry_after_is_refused_when_it_ends_if_no_place_frees(make_client):
+    import time
+
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=1, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = asyncio.create_task(post_photo(client, 31))
+        await wait_until(lambda: client.app.state.service.admission.waiting() == 1)
+        started = time.monotonic()
+        answers = await asyncio.gather(*(post_photo(client, 40 + i, hash_=str(i)) for i in range(5)))
+        waited = time.monotonic() - started
+        gated.release.set()
+        assert (await first).status_code == 200 and (await second).status_code == 200
+    assert [a.status_code for a in answers] == [503] * 5
+    assert all(a.headers["retry-after"] == "1" for a in answers)
+    assert 0.8 <= waited < 3.0  # held until the first refusal's Retry-After ended, no longer
+
+
+def test_refusal_pacer_holds_until_the_window_ends_and_forgets_ended_windows(monkeypatch):
+    from altgen.api import middleware
+
+    now = [100.0]
+    monkeypatch.setattr(middleware.time, "monotonic", lambda: now[0])
+    pacer = middleware.RefusalPacer(max_addresses=2)
+    assert pacer.pause_s("a", 1.0) == 0.0  # first refusal: prompt; the window runs to 101
+    now[0] = 100.25
+    assert pacer.pause_s("a", 1.0) == 0.75  # back early: held to the window's end, which does not move
+    assert pacer.pause_s("b", 1.0) == 0.0  # another client has its own window
+    now[0] = 101.1
+    pacer.pause_s("c", 1.0)
+    assert list(pacer._last) == ["b", "c"]  # a's ended window is forgotten
+    now[0] = 101.2
+    assert pacer.pause_s("a", 1.0) == 0.0  # its window ended: prompt again, a new window
+    for address in ("d", "e", "f"):
+        pacer.pause_s(address, 1.0)
+    assert len(pacer._last) == 2  # and no more addresses than the bound are kept
+
+
 class ThreadRecordingCaptioner(Captioner):
     """A backend with the optional hooks; records which thread ran each and what caption() was given."""
 
@@ -365,6 +428,42 @@ async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_on
     refused = [seconds for status, seconds in answers if status == 503]
     assert sorted(status for status, _ in answers) == [200, 200] + [503] * 6, answers
     assert max(refused) < 1.0, answers  # refused on arrival, not after two seconds of decoding
+
+
+class SlowPreprocessCaptioner(Captioner):
+    """Pre-processing waits until released, so a test can send requests while a photo is being pre-processed."""
+
+    name, device = "slow-preprocess", "cpu"
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def preprocess(self, request):
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return request
+
+    def caption(self, requests):
+        return [f"a photo {request.image.size[0]} wide." for request in requests]
+
+
+async def test_an_admitted_photo_keeps_its_place_until_queued_so_its_work_is_never_thrown_away(make_client):
+    """Room for two photos. While the first request's photo is pre-processed, two more arrive: one fits, the
+    other is refused at once. Before, the first photo's place was free again once it was decoded: both
+    newcomers were let in, three photos were pre-processed for two places, and whichever reached the queue
+    last when it was full was refused after all its work (under a storm, most of the work went that way)."""
+    backend = SlowPreprocessCaptioner()
+    async with make_client(captioner_factory=lambda s, d: backend, queue_capacity=2) as client:
+        first = asyncio.ensure_future(post_photo(client, 30, hash_="first"))
+        await wait_until(backend.entered.is_set)
+        second = asyncio.ensure_future(post_photo(client, 31, hash_="second"))
+        third = asyncio.ensure_future(post_photo(client, 32, hash_="third"))
+        await asyncio.wait([second, third], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        backend.release.set()
+        answers = [await first, await second, await third]
+    assert [a.status_code for a in answers] == [200, 200, 503], [a.text for a in answers]
+    assert answers[0].json()[0]["Description"] == "a photo 15 wide."  # halved by the /config rule
 
 
 def test_the_service_keeps_numpys_blas_to_one_thread():

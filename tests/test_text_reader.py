@@ -67,6 +67,21 @@ def test_reads_korean_lines_when_tesseract_korean_is_installed(reader):
     assert "고슴도치 먹이 주는 방법" in texts
 
 
+def test_korean_is_read_on_several_threads_at_once_with_the_same_words(reader):
+    """Each photo thread has its own Tesseract engine (an engine is not thread-safe; one behind a lock left
+    photo threads waiting): four threads reading at once get what one thread reads alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if reader.korean is None:
+        pytest.skip("Tesseract's Korean data is not installed (apt-get install tesseract-ocr-kor)")
+    line = np.asarray(page([("고슴도치 먹이 주는 방법", 48)], size=(700, 90), korean=True).convert("L"))
+    alone = reader.korean.words(line)
+    assert [w for w, _ in alone] == ["고슴도치", "먹이", "주는", "방법"]
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        together = list(threads.map(lambda _: reader.korean.words(line), range(16)))
+    assert together == [alone] * 16
+
+
 def test_a_text_free_photo_stops_at_detection_and_claims_no_text(reader, reading_captioner):
     cat = Image.fromarray(skdata.chelsea())
     assert reader.read([cat]) == [[]]

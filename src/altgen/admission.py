@@ -5,8 +5,11 @@ describe path, the queue and the Ray ingress all ask it. New descriptions to emb
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import deque
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator, Sequence
 
 from altgen.deadline import Deadline
@@ -25,6 +28,9 @@ class Admission:
         self._metrics = metrics
         self._waiting = 0
         self._preparing = 0
+        # The places still held by the request handled in this task (a one-item list, see ``preparing``).
+        self._held: ContextVar[list[int] | None] = ContextVar(f"admission_held_{id(self)}", default=None)
+        self._line: deque[asyncio.Future[None]] = deque()  # requests waiting for a place (``wait_for_room``)
         metrics.queue_depth.set_function(self.waiting)
 
     def waiting(self) -> int:
@@ -35,14 +41,41 @@ class Admission:
 
     @contextmanager
     def preparing(self, count: int) -> Iterator[None]:
-        """Checks, then holds ``count`` places while a request's photos are read and decoded: otherwise a burst
-        of requests all find room, all decode at once, and reach the queue only after every check has passed."""
+        """Checks, then holds ``count`` places from a request's arrival until its photos are queued (``take``
+        inside this block uses them): while they are read, decoded and pre-processed, no other request can take
+        them. Otherwise a burst of requests all find room and decode at once, or a request's photos are
+        decoded and pre-processed only to find the queue full (under a storm, most of the work was that)."""
         self.check(count)
+        held = [count]
         self._preparing += count
+        token = self._held.set(held)
         try:
             yield
         finally:
-            self._preparing -= count
+            self._held.reset(token)
+            self._preparing -= held[0]
+            self._freed(held[0])
+
+    async def wait_for_room(self, within_s: float) -> bool:
+        """Waits in line, first come first served, until a place frees, for at most ``within_s``: True if one
+        did. The place is not reserved; the request still passes ``preparing`` like any other."""
+        if self.free() > 0:
+            return True
+        turn = asyncio.get_running_loop().create_future()
+        self._line.append(turn)
+        try:
+            await asyncio.wait_for(turn, within_s)
+            return True
+        except (asyncio.TimeoutError, TimeoutError):
+            return False  # the cancelled turn is skipped (and dropped) when a place frees
+
+    def _freed(self, count: int) -> None:
+        """Wakes the next ``count`` requests in line."""
+        while count > 0 and self._line:
+            turn = self._line.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                count -= 1
 
     def is_overloaded(self) -> bool:
         return self.free() == 0
@@ -59,12 +92,19 @@ class Admission:
         return QueueFull(wanted, self.free(), self.retry_after_s)
 
     def take(self, count: int) -> None:
-        """Checks, then holds ``count`` slots until ``give_back``."""
-        self.check(count)
+        """Checks, then holds ``count`` slots until ``give_back``; places this request holds (``preparing``)
+        are used first."""
+        held = self._held.get()
+        own = min(count, held[0]) if held else 0
+        self.check(count - own)
+        if held:
+            held[0] -= own
+            self._preparing -= own
         self._waiting += count
 
     def give_back(self, count: int = 1) -> None:
         self._waiting -= count
+        self._freed(count)
 
 
 class EncoderAdmission:

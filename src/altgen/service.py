@@ -193,6 +193,7 @@ class AltTextService:
         # photos still waiting for the decode budget are never decoded.
         deadline = Deadline.after(settings.request_timeout_s)
         resize = self.resize  # one rule for every photo of this request, even if /config changes meanwhile
+        # The request's places are held from here until its photos are queued (see Admission.preparing).
         with self.admission.preparing(len(uploads)):
             contents = [await _read_and_close(upload) for _label, upload in uploads]
             try:
@@ -205,15 +206,15 @@ class AltTextService:
                 )
             except (asyncio.TimeoutError, TimeoutError):
                 raise deadline.exceeded("decoding the photos") from None
-        rejected = [p for p in prepared if isinstance(p, ImageRejected)]
-        if len(rejected) == 1:
-            raise rejected[0]
-        if rejected:
-            raise RequestRejected(max(r.status for r in rejected), "; ".join(str(r) for r in rejected))
-        for outcome in prepared:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return await self.describe(prepared, language, detail, deadline)
+            rejected = [p for p in prepared if isinstance(p, ImageRejected)]
+            if len(rejected) == 1:
+                raise rejected[0]
+            if rejected:
+                raise RequestRejected(max(r.status for r in rejected), "; ".join(str(r) for r in rejected))
+            for outcome in prepared:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return await self.describe(prepared, language, detail, deadline)
 
     async def prepare(self, name: str, data: bytes, resize: ResizeConfig | None = None) -> PreparedImage:
         """Checks the header, then decodes within the pixel budget: a decode's pixels are given back when

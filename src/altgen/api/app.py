@@ -104,7 +104,7 @@ def create_app(
 
     # Added innermost first: a request meets RequestId, OpsOnly, ApiKeyAuth, BodyLimit, AdmissionGate, CancelOnDisconnect.
     app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
-    app.add_middleware(AdmissionGate, paths=DESCRIBE_PATHS, check=service.admission.check)
+    app.add_middleware(AdmissionGate, paths=DESCRIBE_PATHS, admission=service.admission)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
     app.add_middleware(
         ApiKeyAuth,

@@ -63,7 +63,8 @@ class ByteLRU(Generic[K, V]):
 
 
 def memoised(function: Callable[[K], V], max_bytes: int, size_of: Callable[[K, V], int]) -> Callable[[K], V]:
-    """``function`` with its results kept in a ByteLRU (one argument; called from one thread)."""
+    """``function`` with its results kept in a ByteLRU (one hashable argument; threads racing on a new one may
+    both compute it)."""
     cache: ByteLRU[K, V] = ByteLRU(max_bytes, size_of)
 
     def cached(argument: K) -> V:

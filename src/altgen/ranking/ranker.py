@@ -190,8 +190,10 @@ class Ranker:
         self.lexical_weight = lexical_weight
         self.text_weight = text_weight
         self.match_threshold = match_threshold
-        # The in-memory caches share cache_bytes: three quarters for the encoders' vectors, a quarter for text work.
-        vector_share = cache_bytes * 3 // 4 // len(self.embedders)
+        # The in-memory caches share cache_bytes: three quarters for the encoders' vectors (a sixteenth of the
+        # whole for requests', the rest for descriptions'), a quarter for text work.
+        request_share = cache_bytes // 16
+        vector_share = (cache_bytes * 3 // 4 - request_share) // len(self.embedders)
         self.caches = [CachedPassages(e, vector_share, store) for e in self.embedders]
         # The encoders run side by side: their engines (numpy, C) release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
@@ -200,6 +202,11 @@ class Ranker:
         text_share = cache_bytes // 8
         self._description_core = memoised(description_core, text_share, lambda k, v: size_of_text(k) + size_of_text(v))
         self._description_words = memoised(self._words_and_broader, text_share, lambda k, v: size_of_text(k) + size_of_words(v))
+        # A request asked again (the same search, a page retried) costs no encoding: under load, encoding
+        # requests took a sixth of the CPU that describing photos needed.
+        self._request_vectors = memoised(
+            self._encode_request, request_share, lambda k, v: size_of_text(" ".join(k[1])) + v.nbytes + 112
+        )
 
     @property
     def name(self) -> str:
@@ -249,10 +256,14 @@ class Ranker:
         return [request, " ".join(english)] if english else [request]
 
     def _embed_request(self, index: int, phrasings: list[str]) -> np.ndarray:
+        return self._request_vectors((index, tuple(phrasings)))
+
+    def _encode_request(self, key: tuple[int, tuple[str, ...]]) -> np.ndarray:
+        index, phrasings = key
         embedder = self.embedders[index]
         if getattr(embedder, "english_phrasing_only", False):
             phrasings = phrasings[-1:]
-        return embedder.embed(phrasings, "query")
+        return embedder.embed(list(phrasings), "query")
 
     def _relevance(self, index: int, queries: np.ndarray, passages: list[str]) -> np.ndarray:
         """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
