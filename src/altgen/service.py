@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 from altgen.admission import Admission, EncoderAdmission
 from altgen.captioning.contract import CaptionRequest
 from altgen.captioning.local import Captioned
-from altgen.deadline import Deadline
+from altgen.deadline import Deadline, gather_outcomes
 from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
 from altgen.images.budget import DecodeBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
@@ -198,10 +198,7 @@ class AltTextService:
             contents = [await _read_and_close(upload) for _label, upload in uploads]
             try:
                 prepared = await asyncio.wait_for(
-                    asyncio.gather(
-                        *(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
-                        return_exceptions=True,
-                    ),
+                    gather_outcomes(*(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents))),
                     deadline.left(),
                 )
             except (asyncio.TimeoutError, TimeoutError):

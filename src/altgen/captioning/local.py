@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Sequence
 from altgen.admission import Admission
 from altgen.captioning.batching import ConsumerCrashed, DeviceConsumer, JobQueue
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.deadline import Deadline
+from altgen.deadline import Deadline, gather_outcomes
 from altgen.errors import ModelBusy, ModelFailed
 from altgen.metrics import Metrics
 from altgen.settings import Settings
@@ -162,12 +162,8 @@ class LocalCaptioning:
         requests = await self._preprocess([dataclasses.replace(r, deadline=deadline.at) for r in requests], names)
         jobs = self.queue.submit(requests, deadline.at)
         futures = [job.future for job in jobs]
-        gathered = asyncio.gather(*futures, return_exceptions=True)
-        # A request cancelled as the process stops leaves the gathering's CancelledError unread: read it here,
-        # or asyncio logs "exception was never retrieved" for an orderly stop.
-        gathered.add_done_callback(lambda done: done.cancelled() or done.exception())
         try:
-            outcomes = await asyncio.wait_for(gathered, deadline.left())
+            outcomes = await asyncio.wait_for(gather_outcomes(*futures), deadline.left())
         except (asyncio.TimeoutError, TimeoutError):
             raise deadline.exceeded() from None
         finally:
@@ -214,7 +210,7 @@ class LocalCaptioning:
         fails on is logged and fails the request as a model error naming the photo."""
         loop = asyncio.get_running_loop()
         running = [loop.run_in_executor(self._image_pool, function, *args) for args in arguments]
-        outcomes = await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), timeout)
+        outcomes = await asyncio.wait_for(gather_outcomes(*running), timeout)
         for name, outcome in zip(names, outcomes):
             if isinstance(outcome, Exception):
                 log.error("%s failed on %s: %r", stage, name, outcome)
