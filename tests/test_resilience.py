@@ -460,8 +460,11 @@ async def test_an_admitted_photo_keeps_its_place_until_queued_so_its_work_is_nev
         second = asyncio.ensure_future(post_photo(client, 31, hash_="second"))
         third = asyncio.ensure_future(post_photo(client, 32, hash_="third"))
         await asyncio.wait([second, third], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        preparing = metric(client, "altgen_photos_preparing")  # operators see the places they hold
         backend.release.set()
         answers = [await first, await second, await third]
+        assert metric(client, "altgen_photos_preparing") == 0
+    assert preparing == 2
     assert [a.status_code for a in answers] == [200, 200, 503], [a.text for a in answers]
     assert answers[0].json()[0]["Description"] == "a photo 15 wide."  # halved by the /config rule
 

@@ -32,6 +32,7 @@ class Admission:
         self._held: ContextVar[list[int] | None] = ContextVar(f"admission_held_{id(self)}", default=None)
         self._line: deque[asyncio.Future[None]] = deque()  # requests waiting for a place (``wait_for_room``)
         metrics.queue_depth.set_function(self.waiting)
+        metrics.photos_preparing.set_function(lambda: self._preparing)
 
     def waiting(self) -> int:
         return self._waiting

@@ -18,6 +18,11 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.queue_depth = Gauge("altgen_queue_depth", "Images waiting for a model.", registry=r)
+        self.photos_preparing = Gauge(
+            "altgen_photos_preparing",
+            "Images of admitted requests being read, decoded or pre-processed: they hold queue places too.",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "altgen_batch_size", "Images per model call.", buckets=BATCH_SIZE_BUCKETS, registry=r
         )
