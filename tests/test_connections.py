@@ -203,18 +203,28 @@ def test_one_address_gets_only_its_share_of_connections(tmp_path):
             s.bind(("127.0.0.3", 0))
             s.connect(("127.0.0.1", port))
             sockets.append(s)
-        time.sleep(0.5)
-        closed = sum(closed_by_server(s) for s in sockets)
+        time.sleep(0.3)
+        over_share = sockets[100:]
+        closed = sum(closed_by_server(s, 0.005) for s in over_share)  # quick looks: the room's limit is 2 s
         transport = httpx.HTTPTransport(local_address="127.0.0.4")
         with httpx.Client(transport=transport, base_url=base, timeout=5) as other:
             assert other.get("/health").status_code == 200  # another address is not held back
+        time.sleep(2.5)  # the operators' room asks for a request at once (2 s): the flood's idle ones there go
+        closed_later = sum(closed_by_server(s, 0.005) for s in over_share)
+        transport = httpx.HTTPTransport(local_address="127.0.0.3")
+        with httpx.Client(transport=transport, base_url=base, timeout=5) as operator:  # on the flood's own address
+            health = operator.get("/health")
+            refused = operator.post("/v1/recommend", json=RECOMMEND)
         log = (tmp_path / "server.log").read_text()
     finally:
         for s in sockets:
             s.close()
         process.terminate()
         process.wait(timeout=30)
-    assert closed == 200, closed
+    assert closed == 200 - 32, closed  # past its share of 100, only the 32 places of the operators' room stay
+    assert closed_later == 200, closed_later
+    assert health.status_code == 200
+    assert refused.status_code == 503 and "connection limit" in refused.json()["error"]
     assert "a client holds 100 connections" in log
 
 

@@ -13,7 +13,8 @@ uvicorn only times a connection out after a response. Here:
   that, a body arriving slower than the minimum rate. Only when nothing can go is the new one
   refused, unless it fits in the ``ops_connections`` kept for ``/health``, ``/ready`` and
   ``/metrics`` (such a connection may ask those only);
-- one remote address holds at most ``max_connections_per_client`` of them.
+- one remote address holds at most ``max_connections_per_client`` of them; past that, its new ones
+  get the operators' room only (an operator on the same host as a flood still sees ``/health``).
 
 Shedding is logged once a minute, not per connection, and so is asyncio's "accept() out of
 system resource". On shutdown, answers still in flight are marked "Connection: close".
@@ -65,6 +66,7 @@ class ConnectionBook:
         self.idle: OrderedDict[object, None] = OrderedDict()
         self.reading: OrderedDict[object, None] = OrderedDict()
         self.per_client: Counter[str] = Counter()
+        self.ops_only = 0  # connections let in on the operators' room
 
 
 def guarded_protocol(rules: ConnectionRules) -> type[H11Protocol]:
@@ -84,17 +86,24 @@ def guarded_protocol(rules: ConnectionRules) -> type[H11Protocol]:
             self._address = self.client[0] if self.client else ""
             book.per_client[self._address] += 1
             if book.per_client[self._address] > rules.max_connections_per_client:
-                _shed_log.note(f"a client holds {rules.max_connections_per_client} connections: closing its new ones")
-                transport.abort()
-                return
-            if len(self.connections) > rules.max_connections and not _make_room(self):
-                if len(self.connections) > rules.max_connections + rules.ops_connections:
+                if book.ops_only >= rules.ops_connections:
+                    _shed_log.note(f"a client holds {rules.max_connections_per_client} connections: closing its new ones")
+                    transport.abort()
+                    return
+                self._let_in_for_operators()  # an operator on the same host as a flood still sees /health
+            elif len(self.connections) > rules.max_connections and not _make_room(self):
+                if book.ops_only >= rules.ops_connections:
                     _shed_log.note(f"over {rules.max_connections} busy connections: closing new ones")
                     transport.abort()
                     return
-                self._ops_only = True  # the operators' room: /health, /ready and /metrics only
+                self._let_in_for_operators()
             self._mark_idle()
             self._start_header_timer()
+
+        def _let_in_for_operators(self) -> None:
+            """The operators' room: /health, /ready and /metrics only, ``ops_connections`` at most."""
+            self._ops_only = True
+            book.ops_only += 1
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -123,6 +132,8 @@ def guarded_protocol(rules: ConnectionRules) -> type[H11Protocol]:
             self._stop_header_timer()
             self._stop_body_timer()
             book.idle.pop(self, None)
+            if getattr(self, "_ops_only", False):
+                book.ops_only -= 1
             if getattr(self, "_address", None) is not None:
                 book.per_client[self._address] -= 1
                 if book.per_client[self._address] <= 0:
