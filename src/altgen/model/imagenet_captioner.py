@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from altgen.model.base import Captioner, CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
+from altgen.model.scenes import Scene, SceneReader, kind_of
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
 
 INPUT_SIZE = 224
@@ -134,6 +135,8 @@ class ImageNetCaptioner(Captioner):
         alternative_confidence: float = 0.05,
         max_claims: int = 3,
         long_max_claims: int = 5,
+        background_lift: float = 2.0,
+        scenes: bool = True,
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
     ):
@@ -155,6 +158,12 @@ class ImageNetCaptioner(Captioner):
         self._pool = np.zeros((len(self.classes), len(self._names)), dtype=np.float32)
         for index, words in enumerate(self.classes):
             self._pool[index, name_index[words.basic]] = 1.0
+        # A name pooling many classes (118 dog breeds) gets their share of a flat guess for free: it is
+        # news only at background_lift times that share. Its kind keeps a hedge to one kind of thing.
+        self.background_lift = background_lift
+        self._background = dict(zip(self._names, self._pool.sum(axis=0) / len(self.classes)))
+        self._kind = {self._names[i]: kind_of(self.classes[int(np.argmax(self._pool[:, i]))].chain) for i in range(len(self._names))}
+        self.scenes = SceneReader(self.classes) if scenes else None
         self._members: dict[str, list[int]] = defaultdict(list)
         for index, words in enumerate(self.classes):
             for category in words.categories:
@@ -191,6 +200,10 @@ class ImageNetCaptioner(Captioner):
         pooled = probs @ self._pool
         return {self._names[i]: float(pooled[i]) for i in np.argsort(-pooled)}
 
+    def _news(self, name: tuple[str, str], probability: float, least: float) -> bool:
+        """At least ``least``, and well above what the name's share of classes gets by chance."""
+        return probability >= max(least, self.background_lift * self._background[name])
+
     def claims(self, probs: np.ndarray, max_claims: int = 3) -> list[Claim]:
         """Every basic-level name at or above the stated band, most confident first; with none, the
         top name hedged with up to two runners-up (under a confident general category when there is
@@ -201,8 +214,10 @@ class ImageNetCaptioner(Captioner):
             return stated
         (english, korean), p = ranked[0]
         general = self._general_claim(probs, english)
-        if p >= self.hedge_confidence:
-            others = tuple(name for name, q in ranked[1:3] if q >= self.alternative_confidence)
+        if self._news((english, korean), p, self.hedge_confidence):
+            kind = self._kind[(english, korean)]
+            others = tuple(name for name, q in ranked[1:3]
+                           if self._kind[name] == kind and self._news(name, q, self.alternative_confidence))
             return [Claim(english, korean, p, hedged=True, general=general, others=others)]
         return [general] if general else []
 
@@ -231,10 +246,20 @@ class ImageNetCaptioner(Captioner):
         faces = self._features(request).faces
         if faces:
             claims = [people_claim(faces), *claims][:max_claims]
+        scene = self.scene(request, probs)
+        scene_text = scene.sentence(request.language)
         if not claims:
-            return describe_properties(request.image, request.language)
+            if scene_text is None:
+                return describe_properties(request.image, request.language)
+            notable = notable_property(request.image, request.language)
+            return f"{scene_text} {notable}" if notable else scene_text
         text = sentence(claims, request.language)
+        if scene_text:
+            text = f"{text} {scene_text}"
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
         notable = notable_property(request.image, request.language) if wanted else None
         return f"{text} {notable}" if notable else text
+
+    def scene(self, request: CaptionRequest, probs: np.ndarray) -> Scene:
+        return self.scenes.read(probs, request.image) if self.scenes else Scene()
