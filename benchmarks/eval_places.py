@@ -105,7 +105,9 @@ def analyse(photos: list[dict], captioner: ImageNetCaptioner) -> list[dict]:
         for english, _korean in scene.facts:
             scene_claims.append({"name": english, "false": english not in truth})
         cues = [place.english for place, members in captioner.scenes._places if probs[members].sum() >= 0.2]
-        cue_words = {w for place in cues for w in PLACE_TRUTH[place]}
+        # A place cue supports an answer only by its own name ("a kitchen"), not by what it may stand for.
+        cue_words = {word.removesuffix("s") for place in cues for word in place.split() if word not in ("a", "an", "historic", "building")}
+        cue_words |= {"underwater"} if "under water" in cues else set()
         wanted = [word for word in answers(photo) if word not in NOT_THE_ANSWER]
         rows.append({
             "photo": photo["id"],
