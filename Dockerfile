@@ -9,6 +9,9 @@ WORKDIR /app
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
 RUN pip install --index-url "$TORCH_INDEX" "torch>=2.4" torchvision
 
+# Hangul in photos is read by Tesseract's Korean model (docs/text-in-photos.md).
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr-kor && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install ".[hub,vlm]"

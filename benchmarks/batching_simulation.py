@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import drive, free_port, sample_jpegs, wait_until_ready
 
-from altgen.model.base import Captioner
+from altgen.captioning.contract import Captioner
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -54,7 +54,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from altgen.api.app import create_app
-    from altgen.model.loading import load_ranker
+    from altgen.composition import load_ranker
     from altgen.settings import Settings
 
     settings = Settings(

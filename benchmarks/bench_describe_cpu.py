@@ -24,9 +24,9 @@ from PIL import Image
 
 from common import drive, sample_jpegs, start_server, stop_server
 
-from altgen.images import prepare_image
-from altgen.model.base import Captioner, CaptionRequest
-from altgen.model.loading import load_captioner
+from altgen.images.decode import prepare_image
+from altgen.captioning.contract import Captioner, CaptionRequest
+from altgen.composition import load_captioner
 from altgen.settings import ResizeConfig, Settings
 
 RESULTS = Path(__file__).parent / "results" / "describe_cpu.json"

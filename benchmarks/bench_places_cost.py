@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from photo_sources import read_source  # noqa: E402
 
-from altgen.images import prepare_image  # noqa: E402
-from altgen.model.base import CaptionRequest  # noqa: E402
+from altgen.images.decode import prepare_image  # noqa: E402
+from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.model.faces import FaceCounter  # noqa: E402
 from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
 from altgen.settings import Settings  # noqa: E402

@@ -27,9 +27,9 @@ import statistics
 import time
 from pathlib import Path
 
-from altgen.model.base import Captioner
+from altgen.captioning.contract import Captioner
 from altgen.model.vocabulary import load_class_words
-from altgen.model.loading import load_ranker
+from altgen.composition import load_ranker
 from altgen.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "ranking_latency.json"

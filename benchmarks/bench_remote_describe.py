@@ -31,10 +31,10 @@ from common import percentile, sample_jpegs, start_server, stop_server
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the random model builders live beside the tests
 
-from altgen.images import prepare_image  # noqa: E402
+from altgen.images.decode import prepare_image  # noqa: E402
 from engines import start_transformers_serve  # noqa: E402  (the tests' real engine on loopback)
 from altgen.model.prompts import PROMPTS  # noqa: E402
-from altgen.model.remote_captioner import data_url  # noqa: E402
+from altgen.engines.remote_captioner import data_url  # noqa: E402
 from altgen.settings import ResizeConfig  # noqa: E402
 
 RESULTS = HERE / "results" / "remote_describe_cpu.json"

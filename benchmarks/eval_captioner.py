@@ -24,10 +24,10 @@ import torch
 from asgi_lifespan import LifespanManager
 
 from altgen.api.app import create_app
-from altgen.images import prepare_image
-from altgen.model.base import CaptionRequest
+from altgen.images.decode import prepare_image
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.imagenet_captioner import centre_crop, normalised, shorter_side_to_input
-from altgen.model.loading import load_captioner
+from altgen.composition import load_captioner
 from altgen.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "captioner_eval.json"
@@ -102,7 +102,10 @@ def main() -> None:
     settings = Settings(devices="cpu")
     captioner = load_captioner(settings, "cpu")
     resize = settings.resize_config()
-    prepared = {pid: prepare_image(raw, pid, resize, max_bytes=10**9, max_pixels=10**9).image for pid, raw in photos.items()}
+    prepared = {  # decoded as the service decodes for this captioner
+        pid: prepare_image(raw, pid, resize, max_bytes=10**9, max_pixels=10**9, min_short_side=captioner.min_short_side).image
+        for pid, raw in photos.items()
+    }
 
     rows = []
     for photo in data["photos"]:

@@ -29,8 +29,8 @@ import numpy as np
 from asgi_lifespan import LifespanManager
 
 from altgen.api.app import create_app
-from altgen.images import prepare_image
-from altgen.model.base import CaptionRequest
+from altgen.images.decode import prepare_image
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.imagenet_captioner import Claim, ImageNetCaptioner
 from altgen.model.vocabulary import CATEGORIES, load_class_words
@@ -127,7 +127,9 @@ def analyse_claims(photos: list[dict], captioner: ImageNetCaptioner) -> list[dic
     resize = Settings().resize_config()
     rows = []
     for photo in photos:
-        image = prepare_image(photo["bytes"], photo["id"], resize, max_bytes=10**9, max_pixels=10**9).image
+        image = prepare_image(
+            photo["bytes"], photo["id"], resize, max_bytes=10**9, max_pixels=10**9, min_short_side=captioner.min_short_side
+        ).image
         request = captioner.preprocess(CaptionRequest(image))
         probs = captioner.probabilities([request])[0]
         names = list(captioner.name_probabilities(probs).items())[:5]

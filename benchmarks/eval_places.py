@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from eval_describe_find import answers, is_true, through_the_api  # noqa: E402
 from photo_sources import read_source  # noqa: E402
 
-from altgen.images import prepare_image  # noqa: E402
-from altgen.model.base import CaptionRequest  # noqa: E402
+from altgen.images.decode import prepare_image  # noqa: E402
+from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.model.faces import FaceCounter  # noqa: E402
 from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
 from altgen.model.scenes import INDOORS, OUTDOORS, PLACES, kind_of  # noqa: E402

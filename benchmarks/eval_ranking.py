@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from altgen.model.loading import load_ranker
+from altgen.composition import load_ranker
 from altgen.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "ranking_eval.json"

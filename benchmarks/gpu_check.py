@@ -51,7 +51,7 @@ def synchronize(device: str) -> None:
 
 
 def images_per_second(captioner, photos, batch_size: int) -> float:
-    from altgen.model.base import CaptionRequest
+    from altgen.captioning.contract import CaptionRequest
 
     requests = [CaptionRequest(photo) for photo in photos]
     captioner.generate_raw(requests[:batch_size])  # warm-up
@@ -65,7 +65,7 @@ def images_per_second(captioner, photos, batch_size: int) -> float:
 
 def single_photo_seconds(captioner, photos) -> float:
     """Median time of one photo's generate: what a lone user waits for at best."""
-    from altgen.model.base import CaptionRequest
+    from altgen.captioning.contract import CaptionRequest
 
     times = []
     for photo in photos:
@@ -78,7 +78,7 @@ def single_photo_seconds(captioner, photos) -> float:
 
 def prefill_seconds(captioner, photos) -> float:
     """One batch's prompt pass alone (a single new token): the rest of a batch's time is decoding."""
-    from altgen.model.base import CaptionRequest
+    from altgen.captioning.contract import CaptionRequest
 
     rows = [CaptionRequest(photo) for photo in photos]
     captioner._generate(rows, max_new_tokens=1, min_new_tokens=1)  # warm-up

@@ -1,6 +1,6 @@
 """Real OpenAI-compatible engines on loopback for the tests, serving tiny models from local folders with no model
 hub: `transformers serve` (vision-language) and Infinity (embeddings, in its own install: its pins clash with
-altgen's, see README: Tests against real engines)."""
+altgen's, see docs/engines.md: tests against real engines)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def start_transformers_serve(folder: Path, log: Path, port: int | None = None) -
 def start_infinity(folder: Path, name: str, log: Path, api_key: str) -> tuple[subprocess.Popen, str]:
     """Infinity serving the sentence-transformers folder under ``name``; returns the process and its base URL."""
     if not INFINITY.exists():
-        pytest.skip(f"Infinity is not installed at {INFINITY} (.ci/run installs it; README: Tests against real engines)")
+        pytest.skip(f"Infinity is not installed at {INFINITY} (.ci/run installs it; docs/engines.md: tests against real engines)")
     port = free_port()
     command = [str(INFINITY), "v2", "--model-id", str(folder), "--served-model-name", name, "--engine", "torch",
                "--device", "cpu", "--host", "127.0.0.1", "--port", str(port), "--url-prefix", "/v1",

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from altgen.model.base import CaptionRequest
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties
 from altgen.model.vocabulary import load_class_words

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from altgen.worker.decode_budget import PixelBudget
+from altgen.images.budget import PixelBudget
 
 
 async def test_huge_photos_take_turns_and_small_ones_pass():
@@ -46,11 +46,11 @@ def test_a_huge_16_bit_png_decodes_in_bounded_memory(tmp_path):
     subprocess.run([sys.executable, "-c", make], check=True, timeout=120)  # made elsewhere: its peak is not ours
     measure = (
         "import resource, sys\n"
-        "from altgen.images import prepare_image\nfrom altgen.settings import ResizeConfig\n"
+        "from altgen.images.decode import prepare_image\nfrom altgen.settings import ResizeConfig\n"
         f"data = open({str(png)!r}, 'rb').read()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "image = prepare_image(data, 'big', ResizeConfig(), max_bytes=10**8, max_pixels=50_000_000)\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, image.size, image.image.mode)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, image.processed_size, image.image.mode)\n"
     )
     done = subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from altgen.model.e5_embedder import MultilingualE5Small
-from altgen.model.e5_tokenizer import E5Tokenizer
-from altgen.model.e5_weights import E5Weights, packaged_weights_path
+from altgen.model.e5.encoder import MultilingualE5Small
+from altgen.model.e5.tokenizer import E5Tokenizer
+from altgen.model.e5.weights import E5Weights, packaged_weights_path
 
 TEXTS = [
     "The image shows a hedgehog curled up on a bed of dry leaves in a garden.",
@@ -94,7 +94,7 @@ def test_building_the_encoder_leaves_torch_threads_of_the_rest_of_the_process_al
 
 
 def test_the_c_engine_stays_selectable_for_small_machines_under_its_own_identity(encoder):
-    from altgen.model.loading import load_ranker
+    from altgen.composition import load_ranker
     from altgen.settings import Settings
 
     ranker = load_ranker(Settings(embedder="e5-small-c", cache_path="none"))

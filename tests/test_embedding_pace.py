@@ -1,7 +1,7 @@
 """Turns of embedding are sized by time, so a large ranking request yields to others as often with a
 slow encoder as with a fast one."""
 
-from altgen.embedding_pace import FIRST_TURN, MOST_PER_TURN, EmbeddingPace
+from altgen.ranking.pace import FIRST_TURN, MOST_PER_TURN, EmbeddingPace
 
 
 def test_the_first_turn_has_a_fixed_size_then_turns_take_about_the_target_time():

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from altgen.model.embedding_cache import CachedPassages
-from altgen.model.embedding_store import EmbeddingStore
+from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.embedding_store import EmbeddingStore
 
 
 class Encoder:
@@ -79,7 +79,7 @@ def test_several_processes_write_and_read_one_file_at_once(tmp_path):
     path = tmp_path / "cache.sqlite3"
     worker = (
         "import sys, numpy as np\n"
-        "from altgen.model.embedding_store import EmbeddingStore\n"
+        "from altgen.ranking.embedding_store import EmbeddingStore\n"
         "store = EmbeddingStore(sys.argv[1]); n = int(sys.argv[2])\n"
         "for i in range(200):\n"
         "    store.put('enc@1', {f'p{n}-{i}': np.full(4, n, dtype=np.float32)})\n"
@@ -96,7 +96,7 @@ def test_several_processes_write_and_read_one_file_at_once(tmp_path):
 async def test_descriptions_the_service_writes_are_embedded_soon_after_and_survive_a_restart(make_client, photos, tmp_path):
     import asyncio
 
-    from altgen.model.loading import load_ranker
+    from altgen.composition import load_ranker
     from altgen.settings import Settings
 
     path = tmp_path / "cache.sqlite3"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from altgen.glossary import Glossary, within_one_edit, jamo
-from altgen.model.embedding_cache import CachedPassages
-from altgen.model.loading import background_descriptions
-from altgen.ranking import Ranker
+from altgen.ranking.glossary import Glossary, within_one_edit, jamo
+from altgen.ranking.embedding_cache import CachedPassages
+from altgen.composition import background_descriptions
+from altgen.ranking.ranker import Ranker
 
 SMALL = Glossary({"고슴도치": "hedgehog", "피자": "pizza", "말": "horse", "생일": "birthday", "케이크": "cake", "부엌": "kitchen", "눈": "snow", "눈 덮인 산": "snow-covered mountain"})
 

@@ -6,7 +6,7 @@ import json
 
 from conftest import metric
 
-from altgen.model.base import Captioner
+from altgen.captioning.contract import Captioner
 
 
 def assert_json_error(response, status: int) -> dict:
@@ -177,7 +177,7 @@ async def test_one_large_ranking_request_does_not_starve_others_and_stops_when_i
     from asgi_lifespan import LifespanManager
 
     from altgen.api.app import create_app
-    from altgen.ranking import Ranker
+    from altgen.ranking.ranker import Ranker
     from altgen.settings import Settings
 
     ranker = Ranker([SlowEncoder()], ["a photo", "a picture"])

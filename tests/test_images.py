@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from altgen.images import ImageRejected, prepare_image, scaled_size
+from altgen.images.decode import finish_image, open_image, prepare_image, scaled_size
+
+from altgen.errors import ImageRejected
 from altgen.settings import ResizeConfig
 from conftest import encode, noise_image
 
@@ -21,7 +23,7 @@ def prepare(data: bytes, config: ResizeConfig = DEFAULT, **limits):
 @pytest.mark.parametrize(
     ("size", "config", "expected"),
     [
-        ((1000, 1000), ResizeConfig(), (500, 500)),  # the README's example
+        ((1000, 1000), ResizeConfig(), (500, 500)),  # the default rule halves each side
         ((1000, 500), ResizeConfig(), (500, 250)),  # aspect ratio kept
         ((40, 20), ResizeConfig(halve_rate=0.5, min_size=15), (30, 15)),  # shorter side held at min_size
         ((30, 12), ResizeConfig(halve_rate=0.5, min_size=100), (30, 12)),  # never upscaled
@@ -37,7 +39,7 @@ def test_jpeg_is_resized_with_its_hash_and_sizes():
     data = encode(noise_image(200, 100))
     prepared = prepare(data)
     assert prepared.original_size == (200, 100)
-    assert prepared.size == (100, 50)
+    assert prepared.processed_size == (100, 50)
     assert prepared.image.mode == "RGB"
     assert len(prepared.sha256) == 64
 
@@ -55,7 +57,7 @@ def test_other_modes_become_rgb(mode):
     image = noise_image(32, 24).convert(mode)
     prepared = prepare(encode(image, fmt), ResizeConfig(halve_rate=1.0))
     assert prepared.image.mode == "RGB"
-    assert prepared.size == (32, 24)
+    assert prepared.processed_size == (32, 24)
 
 
 def test_palette_with_transparency_is_composited():
@@ -82,7 +84,7 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # "rotate 90 CW to display"
     prepared = prepare(encode(image, "JPEG", exif=exif), ResizeConfig(halve_rate=1.0))
     assert prepared.original_size == (20, 60)
-    assert prepared.size == (20, 60)
+    assert prepared.processed_size == (20, 60)
 
 
 def test_animated_gif_uses_first_frame():
@@ -140,3 +142,55 @@ def test_unaccepted_format_is_refused():
     with pytest.raises(ImageRejected) as info:
         prepare(data)
     assert info.value.status == 415 and "ICO" in info.value.reason
+
+
+def phone_photo(width: int = 4032, height: int = 3024, orientation: int = 1) -> bytes:
+    """A phone-sized JPEG: smooth colour bands (a photo compresses like this, noise does not), an EXIF orientation."""
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    pixels = np.stack([np.broadcast_to(x, (height, width)), np.broadcast_to(y, (height, width)), (x + y) / 2], axis=-1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(Image.fromarray(pixels.astype(np.uint8)), "JPEG", exif=exif)
+
+
+def test_a_model_that_needs_few_pixels_gets_a_photo_decoded_small():
+    data = phone_photo()
+    opened = open_image(data, "phone.jpg", max_bytes=10**8, max_pixels=10**8)
+    plan = opened.plan(DEFAULT, min_short_side=224)
+    assert plan.processed_size == (2016, 1512)  # what the APIs report: the /config rule's size
+    assert plan.target == (299, 224)
+    assert plan.decoded_pixels == 504 * 378  # the JPEG decodes at 1/8 scale in the DCT itself
+    prepared = finish_image(opened, plan)
+    assert prepared.image.size == (299, 224) and prepared.image.mode == "RGB"
+    assert (prepared.original_size, prepared.processed_size) == ((4032, 3024), (2016, 1512))
+    # The reduced decode shows the same picture: the colour ramps sit where they were.
+    whole = prepare(data, DEFAULT, max_bytes=10**8, max_pixels=10**8).image.resize((299, 224), Image.Resampling.BOX)
+    difference = np.abs(np.asarray(whole, dtype=np.int16) - np.asarray(prepared.image, dtype=np.int16))
+    assert difference.mean() < 3
+
+
+def test_a_rotated_phone_photo_is_decoded_small_and_upright():
+    opened = open_image(phone_photo(orientation=6), "portrait.jpg", max_bytes=10**8, max_pixels=10**8)
+    plan = opened.plan(DEFAULT, min_short_side=224)
+    prepared = finish_image(opened, plan)
+    assert prepared.original_size == (3024, 4032) and prepared.processed_size == (1512, 2016)
+    assert prepared.image.size == (224, 299)
+    # Stored lying down with red growing to the right; upright, red grows downwards.
+    column = np.asarray(prepared.image)[:, 112, 0].astype(int)
+    assert column[-5] - column[5] > 150
+
+
+def test_a_model_that_needs_the_whole_photo_gets_the_rule_size():
+    opened = open_image(phone_photo(800, 600), "p.jpg", max_bytes=10**8, max_pixels=10**8)
+    plan = opened.plan(DEFAULT, min_short_side=None)
+    assert plan.target == plan.processed_size == (400, 300)
+    assert plan.decoded_pixels == 400 * 300  # still a 1/2-scale JPEG decode: it is what the rule asks for
+    assert finish_image(opened, plan).image.size == (400, 300)
+
+
+def test_other_formats_decode_whole_and_say_so():
+    opened = open_image(encode(noise_image(800, 600), "PNG"), "p.png", max_bytes=10**8, max_pixels=10**8)
+    plan = opened.plan(DEFAULT, min_short_side=224)
+    assert plan.decoded_pixels == 800 * 600  # PNG has no reduced decode: the budget counts all of it
+    assert finish_image(opened, plan).image.size == (299, 224)

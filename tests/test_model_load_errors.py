@@ -12,7 +12,8 @@ import pytest
 from skimage import data as skdata
 from transformers import LlamaConfig, Qwen2VLConfig
 
-from altgen.model.load_errors import ModelUnavailable, explain
+from altgen.errors import ModelUnavailable
+from altgen.model.load_errors import explain
 from altgen.model.transformers_captioner import TransformersCaptioner, load_processor
 from random_vlms import byte_level_tokenizer
 from test_end_to_end import free_port

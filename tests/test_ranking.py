@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altgen.ranking import description_core, request_core
+from altgen.ranking.ranker import description_core, request_core
 
 DESCRIPTIONS = [
     "Image may contain: a cat.",
@@ -81,7 +81,7 @@ def test_a_request_for_something_no_photo_shows_is_no_match(ranker, query):
 
 
 def test_broader_words_come_from_wordnet_chains():
-    from altgen.model.loading import imagenet_broader_words
+    from altgen.composition import imagenet_broader_words
 
     broader = imagenet_broader_words()
     assert {"flower", "plant"} <= broader.of("Image may contain: a daisy.")
@@ -92,7 +92,7 @@ def test_broader_words_come_from_wordnet_chains():
 
 
 def test_a_misspelt_english_word_still_matches():
-    from altgen.ranking import corrected_typos
+    from altgen.ranking.ranker import corrected_typos
 
     vocabulary = {"guitar", "espresso", "cat", "sushi"}
     assert corrected_typos({"guitr", "expresso", "cta", "sushi"}, vocabulary) == {"guitar", "espresso"}

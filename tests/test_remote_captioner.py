@@ -20,7 +20,7 @@ from skimage import data as skdata
 
 from altgen.model.alt_text import clean_alt_text
 from altgen.model.prompts import PROMPTS
-from altgen.model.remote_captioner import data_url
+from altgen.engines.remote_captioner import data_url
 from engines import start_transformers_serve, stop, wait_until
 from test_end_to_end import free_port, start_server
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import requests
 
-from altgen.model.embedding_store import EmbeddingStore
-from altgen.model.remote_embedder import BATCH
-from altgen.model.loading import background_descriptions
-from altgen.ranking import description_core
-from altgen.embedding_pace import FIRST_TURN
+from altgen.ranking.embedding_store import EmbeddingStore
+from altgen.engines.remote_embedder import BATCH
+from altgen.composition import background_descriptions
+from altgen.ranking.ranker import description_core
+from altgen.ranking.pace import FIRST_TURN
 from engines import save_tiny_bert, start_infinity, stop
 from test_end_to_end import free_port, start_server
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import encode, metric, noise_image
 
-from altgen.model.base import Captioner
+from altgen.captioning.contract import Captioner
 
 
 def small_png(width: int, height: int = 20) -> bytes:
@@ -56,7 +56,7 @@ async def test_deadline_gives_504_and_frees_the_queue(make_client):
         assert second.status_code == 504 and "deadline" in second.json()["error"]
         gated.release.set()
         assert (await first).status_code == 504  # its own deadline passed while the model held it
-        assert client.app.state.service.captioning.queue.depth() == 0
+        assert client.app.state.service.admission.waiting() == 0
         ok = await post_photo(client, 50)
         assert ok.status_code == 200 and "50 wide" in ok.json()[0]["Description"]
     assert 40 not in gated.widths  # the expired photo never reached the model
@@ -94,7 +94,7 @@ async def test_client_disconnect_cancels_its_queued_photo(make_client):
         }
         leaving = asyncio.create_task(app(scope, receive, send))
         service = app.state.service
-        await wait_until(lambda: service.captioning.queue.depth() == 1)
+        await wait_until(lambda: service.admission.waiting() == 1)
         leave.set()
         await asyncio.wait_for(leaving, 5)
         assert metric(client, "altgen_requests_rejected_total", reason="client_disconnected") == 1
@@ -264,7 +264,7 @@ async def test_full_queue_refuses_before_parsing_the_body(make_client):
         first = asyncio.create_task(post_photo(client, 30))
         await asyncio.to_thread(gated.entered.wait, 5)
         second = asyncio.create_task(post_photo(client, 31))  # fills the one queue slot
-        await wait_until(lambda: client.app.state.service.captioning.queue.depth() == 1)
+        await wait_until(lambda: client.app.state.service.admission.waiting() == 1)
         body_reads = 0
 
         async def body():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from altgen.model.base import CaptionRequest
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.model.scenes import INDOORS, OUTDOORS, SceneReader, kind_of, sky_and_night
 from altgen.model.vocabulary import load_class_words

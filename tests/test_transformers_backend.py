@@ -10,7 +10,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
-from altgen.model.base import CaptionRequest  # noqa: E402
+from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.model.transformers_captioner import TransformersCaptioner  # noqa: E402
 from random_vlms import save_random_llava, save_tiny_blip, save_tiny_blip2  # noqa: E402
 
@@ -143,7 +143,7 @@ def test_prompt_goes_through_the_chat_template(llava, blip):
 
 
 async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_llava, photos):
-    from altgen.model.loading import load_captioner
+    from altgen.composition import load_captioner
 
     async with make_client(
         captioner_factory=load_captioner, model=str(tiny_llava), devices="cpu,cpu", max_new_tokens=4, max_batch_wait_ms=0,
@@ -173,7 +173,7 @@ def test_chosen_compiled_batch_sizes_always_end_at_the_cap():
 def test_dummy_load_format_builds_random_weights_from_config_and_processor_files(tmp_path):
     folder = save_random_llava(tmp_path / "shape-only", weights=False)
     assert not list(folder.glob("*.safetensors")) and (folder / "config.json").exists()
-    from altgen.model.load_errors import ModelUnavailable
+    from altgen.errors import ModelUnavailable
 
     with pytest.raises(ModelUnavailable, match="no file named model.safetensors"):  # the ordinary load needs weights
         TransformersCaptioner(str(folder), "cpu", load_format="auto")

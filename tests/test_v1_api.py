@@ -8,7 +8,7 @@ import json
 
 from conftest import EXPECTED_WORD, metric
 
-from altgen.model.base import Captioner
+from altgen.captioning.contract import Captioner
 
 
 async def test_describe_returns_names_hashes_sizes_and_timings(client, photos):

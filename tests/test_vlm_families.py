@@ -4,7 +4,7 @@ a static KV cache (after warm-up) as with a dynamic one, starts its prompts with
 served by a real `altgen serve`.
 
 Families whose processors import torchvision run where torchvision is installed from the same build
-as torch (README: Vision-language models); elsewhere they are skipped with that reason."""
+as torch (docs/captioner.md: Vision-language models); elsewhere they are skipped with that reason."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import requests
 from PIL import Image
 from skimage import data as skdata
 
-from altgen.model.base import CaptionRequest
+from altgen.captioning.contract import CaptionRequest
 from altgen.model.transformers_captioner import TransformersCaptioner
 from test_end_to_end import start_server
 from vlm_families import FAMILIES

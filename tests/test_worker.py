@@ -8,8 +8,10 @@ import time
 
 import pytest
 
+from altgen.admission import Admission
+from altgen.captioning.batching import DeviceConsumer, JobQueue
+from altgen.errors import QueueFull
 from altgen.metrics import Metrics
-from altgen.worker.batching import DeviceConsumer, JobQueue, QueueFull
 
 
 class RecordingModel:
@@ -32,7 +34,7 @@ class RecordingModel:
 
 async def start(model, *, capacity=100, max_batch_size=4, max_wait_s=0.05, busy_wait_s=0.0, devices=("cpu",)):
     metrics = Metrics()
-    queue = JobQueue(capacity, metrics)
+    queue = JobQueue(Admission(capacity, metrics))
     consumers = [
         DeviceConsumer(
             d, d, model, queue, metrics, max_batch_size=max_batch_size, max_wait_s=max_wait_s, busy_wait_s=busy_wait_s
@@ -52,7 +54,7 @@ async def stop(consumers, tasks):
 
 
 def far_deadline() -> float:
-    return asyncio.get_running_loop().time() + 30
+    return time.monotonic() + 30
 
 
 async def test_jobs_from_many_submitters_share_batches_in_order():
@@ -157,11 +159,10 @@ async def test_failing_item_fails_only_its_own_job_and_consumer_survives():
 async def test_cancelled_and_expired_jobs_are_dropped_when_forming_a_batch():
     model = RecordingModel()
     metrics = Metrics()
-    queue = JobQueue(10, metrics)
-    loop = asyncio.get_running_loop()
+    queue = JobQueue(Admission(10, metrics))
     cancelled, expired, live = (
         queue.submit(["cancelled"], far_deadline())[0],
-        queue.submit(["expired"], loop.time() - 1)[0],
+        queue.submit(["expired"], time.monotonic() - 1)[0],
         queue.submit(["live"], far_deadline())[0],
     )
     cancelled.future.cancel()
@@ -174,14 +175,14 @@ async def test_cancelled_and_expired_jobs_are_dropped_when_forming_a_batch():
 
 
 async def test_queue_admission_is_all_or_nothing():
-    queue = JobQueue(3, Metrics())
+    queue = JobQueue(Admission(3, Metrics()))
     queue.submit(["a", "b"], far_deadline())
     with pytest.raises(QueueFull) as info:
         queue.submit(["c", "d"], far_deadline())
     assert info.value.retry_after_s >= 1
-    assert queue.depth() == 2  # nothing of the refused request was queued
+    assert queue.admission.waiting() == 2  # nothing of the refused request was queued
     queue.submit(["c"], far_deadline())
-    assert queue.free_slots() == 0
+    assert queue.admission.free() == 0
 
 
 async def test_two_devices_both_take_work_from_one_queue():
@@ -208,7 +209,7 @@ async def test_wrong_output_count_is_an_error_not_a_hang():
 async def test_batches_respect_a_cost_budget_and_a_big_job_runs_alone():
     model = RecordingModel(delay_s=0.02)
     metrics = Metrics()
-    queue = JobQueue(100, metrics)
+    queue = JobQueue(Admission(100, metrics))
     consumer = DeviceConsumer(
         "cpu", "cpu", model, queue, metrics, max_batch_size=10, max_wait_s=0.05, max_batch_cost=10, cost=len
     )

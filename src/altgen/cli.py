@@ -10,8 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from altgen.logs import configure_logging
 from altgen.settings import Settings
-
 
 # The settings that change what `altgen describe` does (the rest only concern the HTTP server).
 DESCRIBE_SETTINGS = (
@@ -75,8 +75,8 @@ def _serve(settings: Settings) -> int:
 async def _describe(settings: Settings, paths: list[Path], language: str, detail: str, as_json: bool) -> int:
     """Descriptions on stdout (one line, or one JSON object, per photo); everything else on stderr.
     Files are checked before the model loads, so a typo is reported at once."""
-    from altgen.images import ImageRejected
-    from altgen.service import AltTextService
+    from altgen.composition import build_service
+    from altgen.errors import ImageRejected
 
     failures = 0
 
@@ -98,7 +98,7 @@ async def _describe(settings: Settings, paths: list[Path], language: str, detail
             report(path, error=exc.strerror or str(exc))
     if not readable:
         return 1
-    service = AltTextService(settings)
+    service = build_service(settings)
     try:
         await service.start()
         prepared = []
@@ -113,15 +113,6 @@ async def _describe(settings: Settings, paths: list[Path], language: str, detail
     finally:
         await service.stop()
     return 1 if failures else 0
-
-
-def configure_logging(level: str) -> None:
-    from altgen.api.middleware import RequestIdFilter
-
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,12 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     configure_logging(settings.log_level)
     if args.command == "serve" and settings.engine == "ray":
-        from altgen.distributed.run import serve_on_ray  # Ray is imported for this engine only
+        from altgen.distributed.run import (
+            serve_on_ray,  # Ray is imported for this engine only
+        )
 
         return serve_on_ray(settings)
     if args.command == "serve":
         return _serve(settings)
-    from altgen.model.load_errors import ModelUnavailable
+    from altgen.errors import ModelUnavailable
 
     try:
         return asyncio.run(_describe(settings, args.photos, args.lang, args.detail, args.json))

@@ -9,21 +9,23 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from altgen.captioning import CaptionerFactory, Captioned, DeadlineExceeded, LocalCaptioning
-from altgen.embedding_pace import EmbeddingPace
-from altgen.images import PreparedImage, finish_image, open_image
+from altgen.admission import Admission
+from altgen.captioning.contract import CaptionRequest
+from altgen.captioning.local import Captioned
+from altgen.deadline import Deadline
+from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
+from altgen.images.budget import PixelBudget
+from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
-from altgen.model.base import CaptionRequest, Detail, Language
-from altgen.model.loading import load_captioner, load_ranker
-from altgen.ranking import Ranked, Ranker
+from altgen.ranking.pace import EmbeddingPace
+from altgen.ranking.ranker import Ranked, Ranker, normalise_text
 from altgen.settings import ResizeConfig, Settings
-from altgen.worker.decode_budget import PixelBudget
+from altgen.types import Detail, Language
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,9 @@ class Captioning(Protocol):
     def ready(self) -> bool: ...
     @property
     def model_name(self) -> str: ...
-    def free_slots(self) -> int: ...
-    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], timeout_s: float) -> list[Captioned]: ...
+    @property
+    def min_short_side(self) -> int | None: ...
+    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]: ...
 
 
 class ResizeStore(Protocol):
@@ -56,6 +59,14 @@ class ResizeStore(Protocol):
     async def publish(self, config: ResizeConfig) -> None: ...
 
 
+class Upload(Protocol):
+    """An uploaded photo as the service reads it (an HTTP file part, say): its size if known, then its bytes."""
+
+    size: int | None
+
+    async def read(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Description:
     image: PreparedImage
@@ -64,25 +75,41 @@ class Description:
     inference_s: float
 
 
+@dataclass(frozen=True)
+class Found:
+    """One candidate description, ranked for a request."""
+
+    index: int  # its place in the request's list
+    score: float  # what orders the candidates
+    relevance: float  # how far above a generic description it stands
+    match: bool  # whether it answers the request at all
+
+
 class AltTextService:
+    """Built by ``altgen.composition``, which chooses where photos are described and how ranking loads."""
+
     def __init__(
         self,
         settings: Settings,
-        captioner_factory: CaptionerFactory = load_captioner,
-        ranker_factory: RankerFactory = load_ranker,
-        captioning: Captioning | None = None,
+        captioning: Captioning,
+        ranker_factory: RankerFactory,
+        *,
+        metrics: Metrics,
+        admission: Admission,
+        image_pool: ThreadPoolExecutor,
         resize_store: ResizeStore | None = None,
     ):
         self.settings = settings
         self.resize = settings.resize_config()
-        self.metrics = Metrics()
+        self.metrics = metrics
+        self.admission = admission
+        self.captioning = captioning
         self._ranker_factory = ranker_factory
         self.ranker: Ranker | None = None
-        # Decoding, resizing and the model's pre-processing use a few threads; ranking has one of its own.
-        self._image_pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
+        # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own.
+        self._image_pool = image_pool
         self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
         self._embedding_pace = EmbeddingPace()
-        self.captioning: Captioning = captioning or LocalCaptioning(settings, captioner_factory, self.metrics, self._image_pool)
         self._resize_store = resize_store
         # Descriptions just written, to embed for later searches (bounded: the oldest are dropped first).
         self._written: collections.deque[str] = collections.deque(maxlen=WRITTEN_BACKLOG)
@@ -119,10 +146,6 @@ class AltTextService:
     def devices(self) -> list[str]:
         return self.captioning.devices
 
-    def free_slots(self) -> int:
-        """Photos the service can queue now; a request with more is refused (503) before its photos are decoded."""
-        return self.captioning.free_slots()
-
     # ---- the /config resize rule -----------------------------------------------------------
     async def change_resize(self, config: ResizeConfig) -> None:
         """Sets the rule here and, on a cluster, on every other replica (published first: a refused publish changes nothing)."""
@@ -134,6 +157,48 @@ class AltTextService:
         self.resize = config
 
     # ---- describing ------------------------------------------------------------------------
+    async def describe_uploads(
+        self, uploads: Sequence[tuple[str, Upload]], language: Language = "en", detail: Detail = "alt"
+    ) -> list[Description]:
+        """The whole path of uploaded photos: the request's limits, admission (before any costly decode),
+        then decoding and describing under one deadline. ``uploads`` are (label for messages, photo) pairs,
+        in the order the answer keeps."""
+        settings = self.settings
+        if not uploads:
+            raise RequestRejected(422, "the request has no image file; send at least one file part")
+        if len(uploads) > settings.max_files_per_request:
+            raise RequestRejected(
+                413, f"the request has {len(uploads)} image files; the limit is {settings.max_files_per_request} per request"
+            )
+        for label, upload in uploads:
+            if upload.size is not None and upload.size > settings.max_file_bytes:
+                raise ImageRejected(label, f"the file is {upload.size} bytes; the limit is {settings.max_file_bytes} bytes", status=413)
+        self.admission.check(len(uploads))
+        # The deadline covers decoding too: a request of many huge photos answers 504 on time, and its
+        # photos still waiting for the decode budget are never decoded.
+        deadline = Deadline.after(settings.request_timeout_s)
+        resize = self.resize  # one rule for every photo of this request, even if /config changes meanwhile
+        contents = [await upload.read() for _label, upload in uploads]
+        try:
+            prepared = await asyncio.wait_for(
+                asyncio.gather(
+                    *(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
+                    return_exceptions=True,
+                ),
+                deadline.left(),
+            )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise deadline.exceeded("decoding the photos") from None
+        rejected = [p for p in prepared if isinstance(p, ImageRejected)]
+        if len(rejected) == 1:
+            raise rejected[0]
+        if rejected:
+            raise RequestRejected(max(r.status for r in rejected), "; ".join(str(r) for r in rejected))
+        for outcome in prepared:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return await self.describe(prepared, language, detail, deadline)
+
     async def prepare(self, name: str, data: bytes, resize: ResizeConfig | None = None) -> PreparedImage:
         """Checks the header, then decodes within the pixel budget: a decode's pixels are given back when
         its thread finishes, even if its request gave up meanwhile."""
@@ -143,8 +208,9 @@ class AltTextService:
             self._image_pool,
             lambda: open_image(data, name, max_bytes=settings.max_file_bytes, max_pixels=settings.max_image_pixels),
         )
-        taken = await self._decode_budget.take(opened.pixels)
-        decoding = self._image_pool.submit(finish_image, opened, resize or self.resize)
+        plan = opened.plan(resize or self.resize, self.captioning.min_short_side)
+        taken = await self._decode_budget.take(plan.decoded_pixels)
+        decoding = self._image_pool.submit(finish_image, opened, plan)
         decoding.add_done_callback(lambda _done: self._on_loop(loop, self._decode_budget.give_back, taken))
         return await asyncio.wrap_future(decoding)
 
@@ -159,12 +225,12 @@ class AltTextService:
         images: Sequence[PreparedImage],
         language: Language = "en",
         detail: Detail = "alt",
-        timeout_s: float | None = None,
+        deadline: Deadline | None = None,
     ) -> list[Description]:
-        """Describes every image, at most ``timeout_s`` (default: the request deadline; less when decoding used part of it)."""
-        timeout_s = self.settings.request_timeout_s if timeout_s is None else max(0.0, timeout_s)
+        """Describes every image by ``deadline`` (default: the request deadline from now)."""
+        deadline = deadline or Deadline.after(self.settings.request_timeout_s)
         requests = [CaptionRequest(image.image, language, detail) for image in images]
-        captioned = await self.captioning.caption(requests, [image.name for image in images], timeout_s)
+        captioned = await self.captioning.caption(requests, [image.name for image in images], deadline)
         self._remember_written([c.text for c in captioned])
         return [Description(image, c.text, c.queued_s, c.inference_s) for image, c in zip(images, captioned)]
 
@@ -189,27 +255,40 @@ class AltTextService:
                     log.exception("embedding written descriptions failed")
 
     # ---- ranking ---------------------------------------------------------------------------
-    async def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
-        """New descriptions are embedded a turn (about a quarter second) at a time on the ranking thread,
+    @staticmethod
+    def is_blank(text: str) -> bool:
+        """A request with nothing to search for once its spacing is normalised."""
+        return not normalise_text(text)
+
+    async def rank(self, query: str, descriptions: Sequence[str]) -> list[Found]:
+        """Every description ranked for ``query``, best first, each with whether it answers it.
+
+        New descriptions are embedded a turn (about a quarter second) at a time on the ranking thread,
         so that other requests' work runs between the turns of a large one (a small request waits for one
         turn, not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
-        assert self.ranker is not None, "service not started"
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        deadline = started + self.settings.request_timeout_s
+        ranker = self.ranker
+        assert ranker is not None, "service not started"
+        deadline = Deadline.after(self.settings.request_timeout_s)
+        try:
+            ranked = await self._rank_within(ranker, query, descriptions, deadline)
+        except TimeoutError:  # a remote embedding engine that did not answer in time
+            raise deadline.exceeded("the embedding engine did not answer") from None
+        return [Found(r.index, r.score, r.relevance, ranker.is_match(r)) for r in ranked]
+
+    async def _rank_within(self, ranker: Ranker, query: str, descriptions: Sequence[str], deadline: Deadline) -> list[Ranked]:
         # Dictionary look-ups only, so on the event loop: a small request is then one turn on the thread.
-        missing = self.ranker.uncached(descriptions)
+        missing = ranker.uncached(descriptions)
         done = 0
         # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
         while len(missing) - done > (turn_size := self._embedding_pace.turn_size()):
-            if loop.time() >= deadline:
-                raise self._too_many_new(len(missing), done, loop.time() - started)
+            if deadline.passed():
+                raise self._too_many_new(deadline, len(missing), done)
             turn = missing[done : done + turn_size]
             await self._embed_turn(turn)
             done += len(turn)
-        if loop.time() >= deadline:
-            raise self._too_many_new(len(missing), done, loop.time() - started)
-        return await loop.run_in_executor(self._text_pool, self.ranker.rank, query, descriptions)
+        if deadline.passed():
+            raise self._too_many_new(deadline, len(missing), done)
+        return await asyncio.get_running_loop().run_in_executor(self._text_pool, ranker.rank, query, descriptions)
 
     async def _embed_turn(self, passages: list[str]) -> None:
         """One turn of embedding on the ranking thread, timed to size the next turns."""
@@ -217,15 +296,14 @@ class AltTextService:
         await asyncio.get_running_loop().run_in_executor(self._text_pool, self.ranker.embed_passages, passages)
         self._embedding_pace.record(len(passages), time.perf_counter() - started)
 
-    def _too_many_new(self, new: int, done: int, elapsed_s: float) -> DeadlineExceeded:
+    @staticmethod
+    def _too_many_new(deadline: Deadline, new: int, done: int) -> DeadlineExceeded:
         """A clear 504 for a request with more new descriptions than the deadline allows; what was
         embedded is kept, so the same request sent again goes on from there."""
-        rate = done / elapsed_s if elapsed_s > 0 and done else 0.0
+        rate = done / deadline.budget_s if done else 0.0
         left = f"about {(new - done) / rate:.0f} s more" if rate else "more time"
-        return DeadlineExceeded(
+        return deadline.exceeded(
             f"{new} of the descriptions are new to the service and must be embedded first; {done} were done "
-            f"within the {self.settings.request_timeout_s:g} s deadline ({rate:.0f} a second) and are kept, so the "
-            f"same request sent again goes on from there ({left}). Descriptions this service wrote itself are "
-            "embedded in advance."
+            f"({rate:.0f} a second) and are kept, so the same request sent again goes on from there ({left}). "
+            "Descriptions this service wrote itself are embedded in advance"
         )
-

@@ -2,31 +2,79 @@
 
 from __future__ import annotations
 
-import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from altgen.model.openai_engine import EngineAddress, is_remote
-
 EMBEDDED = "embedded"
+# Where a setting names an OpenAI-compatible engine instead of a model: openai:<base url>#<model>.
+REMOTE_PREFIX = "openai:"
+EXAMPLES = {
+    "model": "openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf",
+    "embedder": "openai:http://127.0.0.1:7997#intfloat/multilingual-e5-large",
+}
+
+
+def is_remote(setting: str) -> bool:
+    return setting.strip().startswith(REMOTE_PREFIX)
+
+
+@dataclass(frozen=True)
+class EngineAddress:
+    base_url: str  # the engine's OpenAI base URL, as its clients are given it (usually ending in /v1)
+    model: str  # the model's name on the engine
+
+    @classmethod
+    def parse(cls, value: str, setting: str) -> EngineAddress:
+        """``openai:<base url>#<model>``; anything else is refused with the rule and the setting's name."""
+
+        def refuse(why: str, echo: bool = True) -> ValueError:
+            given = f" = {value!r}" if echo else ""
+            return ValueError(
+                f"setting '{setting}' (ALTGEN_{setting.upper()}){given}: {why}; "
+                f"the rule is openai:<base url>#<model>, e.g. {EXAMPLES[setting]}"
+            )
+
+        if not is_remote(value):
+            raise refuse("does not start with 'openai:'")
+        base, separator, model = value.strip()[len(REMOTE_PREFIX) :].partition("#")
+        if not separator or not model.strip():
+            raise refuse("no model name after '#'")
+        try:
+            parts = urlsplit(base)
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError as exc:
+            raise refuse(f"the base URL cannot be read ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise refuse("the base URL must be http:// or https:// with a host")
+        if parts.username or parts.password:
+            raise refuse("the base URL must not carry credentials: give the key in ALTGEN_ENGINE_API_KEY", echo=False)
+        if parts.query:
+            raise refuse("the base URL must not have a query")
+        return cls(base.rstrip("/"), model.strip())
+
+    def __str__(self) -> str:
+        return f"{REMOTE_PREFIX}{self.base_url}#{self.model}"
+
+
+# The /config rule's limits, written once: the settings, the route and its OpenAPI schema all take them from here.
+HalveRate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+MinSize = Annotated[int, Field(ge=1, le=4096)]
 
 
 class ResizeConfig(BaseModel):
     """The runtime part of the settings that the legacy ``/config`` route edits."""
 
-    halve_rate: float = Field(0.5, gt=0, le=1, description="Scale factor applied to each side before captioning.")
-    min_size: int = Field(10, ge=1, le=4096, description="Smallest width/height in pixels after scaling.")
+    halve_rate: HalveRate = Field(0.5, description="Scale factor applied to each side before captioning.")
+    min_size: MinSize = Field(10, description="Smallest width/height in pixels after scaling.")
 
-    @field_validator("halve_rate")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+
+RESIZE_DEFAULTS = ResizeConfig()
 
 
 class Settings(BaseSettings):
@@ -36,7 +84,7 @@ class Settings(BaseSettings):
     engine: Literal["inprocess", "ray"] = Field(
         "inprocess",
         description="'inprocess': the models run in this process, one consumer per device; 'ray': the same API as a "
-        "Ray Serve application, captioner replicas placed and scaled by Ray (pip install 'altgen[ray]'; README: Ray).",
+        "Ray Serve application, captioner replicas placed and scaled by Ray (pip install 'altgen[ray]'; docs/ray.md).",
     )
     host: str = Field("0.0.0.0", description="Address the HTTP server binds to.")
     port: int = Field(8890, ge=1, le=65535, description="HTTP port (the old service's port).")
@@ -47,6 +95,9 @@ class Settings(BaseSettings):
         description="Captioner: 'embedded' (offline EfficientNet-Lite0), a Hugging Face image-text-to-text "
         "model by hub id or local folder (e.g. llava-hf/llava-1.5-7b-hf), or a model on an OpenAI-compatible "
         "engine: openai:<base url>#<model> (e.g. openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf).",
+    )
+    read_text: bool = Field(
+        True, description="Read the text in photos (signs, screenshots) into the embedded captioner's descriptions."
     )
     max_new_tokens: int = Field(60, ge=1, le=1024, description="Most tokens a vision-language model may generate for alt text.")
     min_new_tokens: int = Field(0, ge=0, description="Fixed output length for benchmarks (min = max); 0 in service.")
@@ -163,8 +214,8 @@ class Settings(BaseSettings):
         4.0, gt=0, description="engine=ray: autoscaling target, requests waiting or in a batch per captioner replica."
     )
 
-    halve_rate: float = Field(0.5, gt=0, le=1, description="Initial /config halve rate.")
-    min_size: int = Field(10, ge=1, le=4096, description="Initial /config min_size.")
+    halve_rate: HalveRate = Field(RESIZE_DEFAULTS.halve_rate, description="Initial /config halve rate.")
+    min_size: MinSize = Field(RESIZE_DEFAULTS.min_size, description="Initial /config min_size.")
 
     @field_validator("model")
     @classmethod

@@ -1,3 +1,1 @@
-from altgen.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP side: the legacy routes, the v1 API, health, the page, and the middleware in front of them (``api.app.create_app``)."""

@@ -12,11 +12,23 @@ import altgen
 from altgen.api import health, legacy, v1
 from altgen.api.auth import ApiKeyAuth
 from altgen.api.errors import install_error_handlers
-from altgen.api.middleware import AdmissionGate, BodyLimit, CancelOnDisconnect, RequestId
+from altgen.api.middleware import (
+    AdmissionGate,
+    BodyLimit,
+    CancelOnDisconnect,
+    RequestId,
+)
 from altgen.api.ui import install_page
-from altgen.model.load_errors import ModelUnavailable
-from altgen.model.loading import load_captioner, load_ranker
-from altgen.service import AltTextService, CaptionerFactory, Captioning, RankerFactory, ResizeStore
+from altgen.composition import (
+    CaptionerFactory,
+    RankerFactory,
+    RemoteCaptioningFactory,
+    build_service,
+    load_captioner,
+    load_ranker,
+)
+from altgen.errors import ModelUnavailable
+from altgen.service import ResizeStore
 from altgen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,13 +58,20 @@ def create_app(
     settings: Settings | None = None,
     captioner_factory: CaptionerFactory = load_captioner,
     ranker_factory: RankerFactory = load_ranker,
-    captioning: Captioning | None = None,
+    *,
+    remote_captioning: RemoteCaptioningFactory | None = None,
     resize_store: ResizeStore | None = None,
 ) -> FastAPI:
-    """``captioning`` and ``resize_store``: where photos are described and /config is shared when not in this
-    process alone (a Ray cluster, altgen.distributed); by default the models run here."""
+    """``remote_captioning`` and ``resize_store``: where photos are described and /config is shared when not in
+    this process alone (a Ray cluster, altgen.distributed); by default the models run here."""
     settings = settings or Settings()
-    service = AltTextService(settings, captioner_factory, ranker_factory, captioning, resize_store)
+    service = build_service(
+        settings,
+        captioner_factory=captioner_factory,
+        ranker_factory=ranker_factory,
+        remote_captioning=remote_captioning,
+        resize_store=resize_store,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -82,12 +101,7 @@ def create_app(
 
     # Added innermost first: a request meets RequestId, ApiKeyAuth, BodyLimit, AdmissionGate, CancelOnDisconnect.
     app.add_middleware(CancelOnDisconnect, metrics=service.metrics)
-    app.add_middleware(
-        AdmissionGate,
-        paths=DESCRIBE_PATHS,
-        free_slots=service.free_slots,
-        metrics=service.metrics,
-    )
+    app.add_middleware(AdmissionGate, paths=DESCRIBE_PATHS, check=service.admission.check)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, metrics=service.metrics)
     app.add_middleware(
         ApiKeyAuth,

@@ -7,19 +7,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from altgen.api.middleware import request_id_var
-from altgen.images import ImageRejected
-from altgen.model.base import ModelBusy
-from altgen.captioning import DeadlineExceeded, ModelFailed
-from altgen.worker.batching import QueueFull
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
+from altgen.errors import (
+    DeadlineExceeded,
+    ImageRejected,
+    ModelBusy,
+    ModelFailed,
+    RequestRejected,
+    ServiceBusy,
+)
+from altgen.logs import request_id_var
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
@@ -73,34 +69,24 @@ def _form_limit(exc: StarletteHTTPException) -> tuple[int, str] | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(RequestRejected)
+    async def _api_error(_request: Request, exc: RequestRejected) -> JSONResponse:
         return error_response(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(ImageRejected)
     async def _image_rejected(_request: Request, exc: ImageRejected) -> JSONResponse:
         return error_response(exc.status, str(exc), file=exc.name)
 
-    @app.exception_handler(QueueFull)
-    async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
-        request.app.state.service.metrics.rejected.labels("queue_full").inc()
-        return error_response(503, str(exc) + "; retry later", {"Retry-After": str(exc.retry_after_s)})
+    @app.exception_handler(ServiceBusy)
+    async def _busy(request: Request, exc: ServiceBusy) -> JSONResponse:
+        if isinstance(exc, ModelBusy):  # a full queue was counted where it was refused
+            request.app.state.service.metrics.rejected.labels("model_busy").inc()
+        return error_response(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(DeadlineExceeded)
     async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
         request.app.state.service.metrics.rejected.labels("deadline").inc()
         return error_response(504, str(exc))
-
-    @app.exception_handler(ModelBusy)
-    async def _model_busy(request: Request, exc: ModelBusy) -> JSONResponse:
-        request.app.state.service.metrics.rejected.labels("model_busy").inc()
-        return error_response(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(TimeoutError)
-    async def _timeout(request: Request, exc: TimeoutError) -> JSONResponse:
-        # A model (a remote engine) that did not answer within the request's deadline.
-        request.app.state.service.metrics.rejected.labels("deadline").inc()
-        return error_response(504, f"no answer within the {request.app.state.service.settings.request_timeout_s:g} s deadline")
 
     @app.exception_handler(ModelFailed)
     async def _model_failed(_request: Request, exc: ModelFailed) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The old Flask service's five routes, with their exact request and response shapes (the README's
+"""The old Flask service's five routes, with their exact request and response shapes (docs/api.md's
 "Legacy API" section is the contract; tests/test_legacy_api.py and tests/test_end_to_end.py hold it).
 
 Thin adapters: each parses the old multipart form, calls the same core as the v1 API and
@@ -17,12 +17,12 @@ from pydantic import AfterValidator, ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from altgen.api.errors import ApiError
 from altgen.api.ranking import checked_rank
 from altgen.api.schemas import ERROR_RESPONSES
-from altgen.api.uploads import describe_uploads, upload_label
+from altgen.api.uploads import upload_label
+from altgen.errors import RequestRejected
 from altgen.service import AltTextService
-from altgen.settings import ResizeConfig
+from altgen.settings import RESIZE_DEFAULTS, ResizeConfig
 
 router = APIRouter(tags=["legacy"], responses=ERROR_RESPONSES)
 
@@ -69,7 +69,7 @@ async def get_alt_text(
     Hash: Annotated[Text, Form(description="Caller's name for the photo, echoed back.")],
     Image: Annotated[UploadFile, File(description="The photo.")],
 ) -> JSONResponse:
-    [described] = await describe_uploads(_service(request), [(upload_label("Image", Image), Image)])
+    [described] = await _service(request).describe_uploads([(upload_label("Image", Image), Image)])
     return JSONResponse([_pair(Hash, described.text, Id)])
 
 
@@ -84,10 +84,10 @@ async def get_alt_text_time(
     Image: Annotated[UploadFile, File()],
 ) -> JSONResponse:
     started = time.perf_counter()
-    [described] = await describe_uploads(_service(request), [(upload_label("Image", Image), Image)])
+    [described] = await _service(request).describe_uploads([(upload_label("Image", Image), Image)])
     item: dict[str, Any] = _pair(Hash, described.text, Id)
     item["original_size"] = list(described.image.original_size)
-    item["resized"] = list(described.image.size)
+    item["resized"] = list(described.image.processed_size)
     item["duration"] = time.perf_counter() - started
     return JSONResponse([item])
 
@@ -129,27 +129,27 @@ async def get_alt_texts(request: Request) -> JSONResponse:
         form = await request.form(max_files=limit, max_fields=limit + 100)
     except StarletteHTTPException as exc:
         status = 413 if "Too many" in str(exc.detail) else exc.status_code
-        raise ApiError(status, f"{exc.detail} (at most {limit} image files per request)") from None
+        raise RequestRejected(status, f"{exc.detail} (at most {limit} image files per request)") from None
     id_ = form.get("Id")
     if not isinstance(id_, str):
-        raise ApiError(422, "field 'Id': a text field is required")
+        raise RequestRejected(422, "field 'Id': a text field is required")
     hashes = form.getlist("Hash")
     if any(not isinstance(h, str) for h in hashes):
-        raise ApiError(422, "field 'Hash': must be text, not a file")
+        raise RequestRejected(422, "field 'Hash': must be text, not a file")
     for field, value in [("Id", id_), *(("Hash", h) for h in hashes)]:
         try:
             _readable_text(value)
         except ValueError as exc:
-            raise ApiError(422, f"field '{field}': {exc}") from None
+            raise RequestRejected(422, f"field '{field}': {exc}") from None
     uploads = [(key, value) for key, value in form.multi_items() if isinstance(value, StarletteUploadFile)]
     if len(hashes) != len(uploads):
-        raise ApiError(
+        raise RequestRejected(
             422,
             f"got {len(hashes)} 'Hash' value(s) but {len(uploads)} image file(s); "
             "send one Hash per image, in the same order",
         )
     labelled = [(f"{upload_label(key, upload)} for Hash '{h}'", upload) for (key, upload), h in zip(uploads, hashes)]
-    described = await describe_uploads(service, labelled)
+    described = await service.describe_uploads(labelled)
     return JSONResponse([_pair(h, d.text, id_) for h, d in zip(hashes, described)])
 
 
@@ -157,19 +157,19 @@ def _parse_pairs(raw: str) -> list[dict[str, Any]]:
     try:
         pairs = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ApiError(422, f"field 'data': not valid JSON ({exc.msg} at position {exc.pos})") from None
+        raise RequestRejected(422, f"field 'data': not valid JSON ({exc.msg} at position {exc.pos})") from None
     except RecursionError:
-        raise ApiError(422, "field 'data': the JSON is nested too deeply; send a flat list of objects") from None
+        raise RequestRejected(422, "field 'data': the JSON is nested too deeply; send a flat list of objects") from None
     if not isinstance(pairs, list):
-        raise ApiError(422, "field 'data': must be a JSON list of {\"Hash\", \"Description\"} objects")
+        raise RequestRejected(422, "field 'data': must be a JSON list of {\"Hash\", \"Description\"} objects")
     if not pairs:
-        raise ApiError(422, "field 'data': the list is empty; send at least one {\"Hash\", \"Description\"} object")
+        raise RequestRejected(422, "field 'data': the list is empty; send at least one {\"Hash\", \"Description\"} object")
     for i, pair in enumerate(pairs):
         if not isinstance(pair, dict):
-            raise ApiError(422, f"field 'data': item {i} must be an object with 'Hash' and 'Description'")
+            raise RequestRejected(422, f"field 'data': item {i} must be an object with 'Hash' and 'Description'")
         for key in ("Hash", "Description"):
             if not isinstance(pair.get(key), str):
-                raise ApiError(422, f"field 'data': item {i} needs a text '{key}'")
+                raise RequestRejected(422, f"field 'data': item {i} needs a text '{key}'")
     return pairs
 
 
@@ -197,7 +197,7 @@ async def get_best_pictures(
     # The answer is the best Hash as a JSON string: clients strip one character at each end.
     # When no photo is a good match the answer is "" (never an unrelated photo), flagged in a header.
     best = ranked[0]
-    if not service.ranker.is_match(best):
+    if not best.match:
         return JSONResponse("", headers={"X-Altgen-Match": "false"})
     return JSONResponse(pairs[best.index]["Hash"], headers={"X-Altgen-Match": "true"})
 
@@ -212,6 +212,12 @@ async def read_config(request: Request) -> JSONResponse:
 
 
 CONFIG_FIELDS = {"halve": "halve_rate", "halve_rate": "halve_rate", "min_size": "min_size"}
+# The rule's limits and defaults come from ResizeConfig, so the schema, the messages and the check agree.
+RESIZE_FIELDS = ResizeConfig.model_json_schema()["properties"]
+CONFIG_RULE = (
+    f"halve=<{RESIZE_FIELDS['halve_rate']['exclusiveMinimum']:g}..{RESIZE_FIELDS['halve_rate']['maximum']:g}>"
+    f"&min_size=<{RESIZE_FIELDS['min_size']['minimum']}..{RESIZE_FIELDS['min_size']['maximum']}>"
+)
 CONFIG_BODY = {
     "requestBody": {
         "content": {
@@ -219,9 +225,9 @@ CONFIG_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "halve": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "Scale factor per side (default 0.5)."},
-                        "halve_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "Same as halve: the name GET /config answers with."},
-                        "min_size": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "Smallest side in pixels (default 10)."},
+                        "halve": {**RESIZE_FIELDS["halve_rate"], "description": "Scale factor per side."},
+                        "halve_rate": {**RESIZE_FIELDS["halve_rate"], "description": "Same as halve: the name GET /config answers with."},
+                        "min_size": RESIZE_FIELDS["min_size"],
                     },
                     "additionalProperties": False,
                 }
@@ -236,7 +242,7 @@ CONFIG_BODY = {
     "/config",
     summary="Change the photo shrink settings (legacy)",
     description="Form fields `halve` (or `halve_rate`) and `min_size`; a field left out takes its default "
-    "(0.5 and 10), as the old service did. Any error changes nothing.",
+    f"({RESIZE_DEFAULTS.halve_rate:g} and {RESIZE_DEFAULTS.min_size}), as the old service did. Any error changes nothing.",
     openapi_extra=CONFIG_BODY,
     responses={200: {"content": {"application/json": {"example": {"halve_rate": 0.5, "min_size": 10}}}}},
 )
@@ -244,28 +250,28 @@ async def write_config(request: Request) -> JSONResponse:
     content_type = request.headers.get("content-type", "")
     body = await request.body()
     if body and not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        raise ApiError(
+        raise RequestRejected(
             415, "send /config as form fields (application/x-www-form-urlencoded or multipart/form-data): "
-            "halve=<0..1>&min_size=<1..4096>, not " + (content_type.split(";")[0] or "a body without a content type")
+            f"{CONFIG_RULE}, not " + (content_type.split(";")[0] or "a body without a content type")
         )
     form = await request.form() if body else {}
     unknown = sorted(set(form.keys()) - set(CONFIG_FIELDS))
     if unknown:
         names = ", ".join(f"'{name}'" for name in unknown)
-        raise ApiError(422, f"unknown field(s) {names}: /config takes 'halve' (or 'halve_rate') and 'min_size'")
+        raise RequestRejected(422, f"unknown field(s) {names}: /config takes 'halve' (or 'halve_rate') and 'min_size'")
     values: dict[str, Any] = {}
     for field, setting in CONFIG_FIELDS.items():
         for value in form.getlist(field) if form else []:
             if not isinstance(value, str):
-                raise ApiError(422, f"field '{field}': must be a number, not a file")
+                raise RequestRejected(422, f"field '{field}': must be a number, not a file")
             if setting in values and values[setting][1] != value:
-                raise ApiError(422, f"field '{field}': gives another value than '{values[setting][0]}'; send one of them")
+                raise RequestRejected(422, f"field '{field}': gives another value than '{values[setting][0]}'; send one of them")
             values[setting] = (field, value)
     try:  # both values are checked before anything changes
         config = ResizeConfig(**{setting: value for setting, (_field, value) in values.items()})
     except ValidationError as exc:
         error = exc.errors()[0]
         field = values.get(error["loc"][0], (error["loc"][0], None))[0]
-        raise ApiError(422, f"field '{field}': {error['msg']}") from None
+        raise RequestRejected(422, f"field '{field}': {error['msg']}") from None
     await _service(request).change_resize(config)  # swapped whole
     return _resize_response(config)

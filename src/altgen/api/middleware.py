@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
 import logging
 import re
@@ -19,20 +18,13 @@ from typing import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from altgen.errors import QueueFull
+from altgen.logs import request_id_var
 from altgen.metrics import Metrics
 
 access_log = logging.getLogger("altgen.access")
 log = logging.getLogger(__name__)
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every log record, so the service's own logs can be joined to a request."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
 
 
 class RequestId:
@@ -86,28 +78,33 @@ class RequestId:
 
 
 class AdmissionGate:
-    """Answers 503 + Retry-After to a describe request when the queue is full, before any multipart
-    parsing or image decoding. The body is still drained (and discarded): closing a socket with
-    unread data resets the connection, and the client would see a reset instead of the 503."""
+    """Answers 503 + Retry-After to a describe request while the service is overloaded, before any multipart
+    parsing or image decoding. The body is still drained (and discarded): closing a socket with unread data
+    resets the connection, and the client would see a reset instead of the 503."""
 
-    def __init__(self, app: ASGIApp, paths: frozenset[str], free_slots: Callable[[], int], metrics: Metrics):
+    def __init__(self, app: ASGIApp, paths: frozenset[str], check: Callable[[int], None]):
         self.app = app
         self.paths = paths
-        self.free_slots = free_slots
-        self.metrics = metrics
+        self.check = check  # the service's admission: raises QueueFull when it cannot take one more photo
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths or self.free_slots():
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        self.metrics.rejected.labels("queue_full").inc()
+        try:
+            self.check(1)
+        except QueueFull as busy:
+            refusal = busy
+        else:
+            await self.app(scope, receive, send)
+            return
         try:
             while (message := await receive())["type"] == "http.request" and message.get("more_body", False):
                 pass
         except HTTPException as exc:  # the body cap below us refused the body while we drained it
             await send_json_error(send, exc.status_code, str(exc.detail))
             return
-        await send_json_error(send, 503, "the service is busy: the queue is full; retry later", [(b"retry-after", b"1")])
+        await send_json_error(send, 503, str(refusal), [(b"retry-after", str(refusal.retry_after_s).encode())])
 
 
 class BodyLimit:

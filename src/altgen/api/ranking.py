@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from altgen.api.errors import ApiError
-from altgen.ranking import Ranked, normalise_text
-from altgen.service import AltTextService
+from altgen.errors import RequestRejected
+from altgen.service import AltTextService, Found
 
 
 async def checked_rank(
     service: AltTextService, query: str, descriptions: Sequence[str], *, query_field: str, items_field: str
-) -> list[Ranked]:
+) -> list[Found]:
     settings = service.settings
-    if not normalise_text(query):
-        raise ApiError(422, f"field '{query_field}': the request text is empty")
+    if service.is_blank(query):
+        raise RequestRejected(422, f"field '{query_field}': the request text is empty")
     if len(query) > settings.max_text_chars:
-        raise ApiError(413, f"field '{query_field}': {len(query)} characters; the limit is {settings.max_text_chars}")
+        raise RequestRejected(413, f"field '{query_field}': {len(query)} characters; the limit is {settings.max_text_chars}")
     if not descriptions:
-        raise ApiError(422, f"field '{items_field}': no candidates to rank")
+        raise RequestRejected(422, f"field '{items_field}': no candidates to rank")
     if len(descriptions) > settings.max_candidates:
-        raise ApiError(
+        raise RequestRejected(
             413, f"field '{items_field}': {len(descriptions)} candidates; the limit is {settings.max_candidates}"
         )
     for i, text in enumerate(descriptions):
         if len(text) > settings.max_text_chars:
-            raise ApiError(
+            raise RequestRejected(
                 413, f"field '{items_field}': item {i} has {len(text)} characters; the limit is {settings.max_text_chars}"
             )
     return await service.rank(query, descriptions)

@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from altgen.api.ranking import checked_rank
-from altgen.api.schemas import ERROR_RESPONSES, DescribedImage, DescribeResponse, RankedCandidate, RecommendRequest, RecommendResponse, Timings
-from altgen.api.uploads import describe_uploads, upload_label
-from altgen.model.base import Detail, Language
+from altgen.api.schemas import (
+    ERROR_RESPONSES,
+    DescribedImage,
+    DescribeResponse,
+    RankedCandidate,
+    RecommendRequest,
+    RecommendResponse,
+    Timings,
+)
+from altgen.api.uploads import upload_label
+from altgen.types import Detail, Language
 
 router = APIRouter(prefix="/v1", tags=["v1"], responses=ERROR_RESPONSES)
 
@@ -27,7 +35,7 @@ async def describe(
 ) -> DescribeResponse:
     started = time.perf_counter()
     service = request.app.state.service
-    described = await describe_uploads(service, [(upload_label("images", image), image) for image in images], lang, detail)
+    described = await service.describe_uploads([(upload_label("images", image), image) for image in images], lang, detail)
     total = time.perf_counter() - started
     return DescribeResponse(
         model=service.model_name,
@@ -37,7 +45,7 @@ async def describe(
                 sha256=d.image.sha256,
                 description=d.text,
                 original_size=d.image.original_size,
-                processed_size=d.image.size,
+                processed_size=d.image.processed_size,
                 timings=Timings(queued_s=d.queued_s, inference_s=d.inference_s, total_s=total),
             )
             for i, (upload, d) in enumerate(zip(images, described), start=1)
@@ -55,17 +63,16 @@ async def recommend(request: Request, body: RecommendRequest) -> RecommendRespon
         query_field="query",
         items_field="candidates",
     )
-    is_match = service.ranker.is_match
     return RecommendResponse(
         query=body.query,
-        match=is_match(ranked[0]),
+        match=ranked[0].match,
         results=[
             RankedCandidate(
                 id=body.candidates[r.index].id,
                 description=body.candidates[r.index].description,
                 score=r.score,
                 relevance=r.relevance,
-                match=is_match(r),
+                match=r.match,
             )
             for r in ranked[: body.top_k]
         ],

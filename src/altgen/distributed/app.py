@@ -1,5 +1,5 @@
 """The Ray Serve application: the FastAPI app of ``altgen serve`` as the ingress, beside the captioner and
-/config store deployments, every option taken from ``Settings`` (README: Ray, settings mapping).
+/config store deployments, every option taken from ``Settings`` (docs/ray.md: settings on Ray).
 
 ``serve run altgen.distributed.app:build`` starts it from the ``ALTGEN_*`` environment (``key=value``
 arguments override it); ``altgen serve --engine ray`` does the same from its flags.
@@ -14,10 +14,10 @@ from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from altgen.api.app import create_app
-from altgen.cli import configure_logging
 from altgen.distributed.captioner import Captioner
 from altgen.distributed.remote_captioning import RemoteCaptioning
 from altgen.distributed.shared_config import ConfigStore, ServeResizeStore
+from altgen.logs import configure_logging
 from altgen.settings import Settings
 
 
@@ -30,7 +30,7 @@ class IngressReplica:
         settings = self._settings
         self._app = create_app(
             settings,
-            captioning=RemoteCaptioning(self._captioner, settings),
+            remote_captioning=lambda settings, admission: RemoteCaptioning(self._captioner, settings, admission),
             resize_store=ServeResizeStore(self._config_store),
         )
         return self._app

@@ -8,39 +8,47 @@ by pixels, let a job's deadline drop it while queued, or retry a failed batch in
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+import time
 from typing import Sequence
 
 from ray import serve
 
-from altgen.api.middleware import request_id_var
-from altgen.captioning import Captioned, LocalCaptioning
-from altgen.cli import configure_logging
+from altgen.captioning.contract import CaptionRequest
+from altgen.captioning.local import Captioned
+from altgen.composition import image_threads, load_captioner, local_captioning
+from altgen.deadline import Deadline
+from altgen.logs import configure_logging, request_id_var
 from altgen.metrics import Metrics
-from altgen.model.base import CaptionRequest
-from altgen.model.loading import load_captioner
 from altgen.settings import Settings
 
 
 class CaptionerReplica:
     async def __init__(self, settings: Settings):
         configure_logging(settings.log_level)
-        self._pool = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
-        self.captioning = LocalCaptioning(settings, load_captioner, Metrics(), self._pool)
+        self._settings = settings
+        self._pool = image_threads()
+        self.captioning = local_captioning(settings, load_captioner, Metrics(), self._pool)
         await self.captioning.start()
 
     async def caption(
-        self, requests: Sequence[CaptionRequest], names: Sequence[str], timeout_s: float, request_id: str
+        self, requests: Sequence[CaptionRequest], names: Sequence[str], left_s: float, request_id: str
     ) -> list[Captioned]:
+        """``left_s``: what is left of the request's deadline (this host's clock is not the ingress's)."""
         token = request_id_var.set(request_id)  # this replica's log lines name the request the client was told
+        deadline = Deadline(time.monotonic() + left_s, self._settings.request_timeout_s)
         try:
-            return await self.captioning.caption(requests, names, timeout_s)
+            return await self.captioning.caption(requests, names, deadline)
         finally:
             request_id_var.reset(token)
 
     def status(self) -> dict:
-        return {"ready": self.captioning.ready, "model": self.captioning.model_name, "devices": self.captioning.devices}
+        captioning = self.captioning
+        return {
+            "ready": captioning.ready,
+            "model": captioning.model_name,
+            "devices": captioning.devices,
+            "min_short_side": captioning.min_short_side,
+        }
 
     async def __del__(self):
         await self.captioning.stop()

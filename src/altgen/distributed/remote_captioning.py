@@ -10,9 +10,11 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from altgen.api.middleware import request_id_var
-from altgen.captioning import Captioned, DeadlineExceeded
-from altgen.model.base import CaptionRequest, ModelBusy
+from altgen.admission import Admission
+from altgen.captioning.contract import CaptionRequest
+from altgen.captioning.local import Captioned
+from altgen.deadline import Deadline
+from altgen.logs import request_id_var
 from altgen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,16 +29,16 @@ TRANSPORT_GRACE_S = 1.0
 
 
 class RemoteCaptioning:
-    def __init__(self, captioner: DeploymentHandle, settings: Settings):
+    def __init__(self, captioner: DeploymentHandle, settings: Settings, admission: Admission):
         self._captioner = captioner
         self.settings = settings
         self.devices: list[str] = []
         self._model_name = settings.model
+        self._min_short_side: int | None = None  # the whole /config-sized photo until a replica says otherwise
         self._ready = False
         self._watch: asyncio.Task | None = None
-        # Photos this replica has sent and not had answered: it admits no more than the captioners can queue.
-        self._in_flight = 0
-        self._capacity = settings.queue_capacity * settings.ray_captioner_max_replicas
+        # Holds the photos this replica has sent and not had answered: no more than the captioners can queue.
+        self._admission = admission
 
     async def start(self) -> None:
         # Not waiting for the captioners here: a model may take minutes to load; /ready says no until one serves.
@@ -58,6 +60,7 @@ class RemoteCaptioning:
                 self._ready = False
             else:
                 self._ready, self._model_name, self.devices = status["ready"], status["model"], status["devices"]
+                self._min_short_side = status["min_short_side"]
             await asyncio.sleep(STATUS_CHECK_S)
 
     @property
@@ -68,27 +71,27 @@ class RemoteCaptioning:
     def model_name(self) -> str:
         return self._model_name
 
-    def free_slots(self) -> int:
-        return max(0, self._capacity - self._in_flight)
+    @property
+    def min_short_side(self) -> int | None:
+        return self._min_short_side
 
-    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], timeout_s: float) -> list[Captioned]:
+    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]:
         """One call to a captioner replica, which queues the photos with other requests'; sent again to another
         replica when the one holding them dies, while the deadline allows."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        self._in_flight += len(requests)
+        self._admission.take(len(requests))
         try:
             while True:
-                left = deadline - loop.time()
+                left = deadline.left()
                 if left <= 0:
-                    raise DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
+                    raise deadline.exceeded()
+                # Seconds left, not the time itself: a replica on another host has a monotonic clock of its own.
                 response = self._captioner.caption.remote(list(requests), list(names), left, request_id_var.get())
                 try:
                     return await asyncio.wait_for(response, left + TRANSPORT_GRACE_S)
                 except RayTaskError as exc:  # the replica's own error (QueueFull, ModelFailed...), as it raised it
                     raise exc.cause from None
-                except BackPressureError:
-                    raise ModelBusy("the captioners' queues are full; retry later") from None
+                except BackPressureError:  # Serve's own limit, said as ours
+                    raise self._admission.refusal(len(requests)) from None
                 except RayActorError as exc:
                     log.warning("the captioner replica stopped while holding %d photo(s) (%r); sending them again", len(requests), exc)
                     await asyncio.sleep(RETRY_PAUSE_S)
@@ -96,4 +99,4 @@ class RemoteCaptioning:
                     response.cancel()
                     raise
         finally:
-            self._in_flight -= len(requests)
+            self._admission.give_back(len(requests))

@@ -1,5 +1,1 @@
-"""Models behind two small interfaces: captioners (images -> texts) and embedders (texts -> vectors)."""
-
-from altgen.model.base import Captioner, CaptionRequest, Embedder
-
-__all__ = ["CaptionRequest", "Captioner", "Embedder"]
+"""The models: captioners (photos -> texts) and the packaged embedders (texts -> vectors)."""

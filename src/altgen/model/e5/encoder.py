@@ -22,9 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from altgen.model.base import TextKind
-from altgen.model.e5_tokenizer import E5Tokenizer
-from altgen.model.e5_weights import Q4_BLOCK_BYTES, E5Weights, dequantise_q4, packaged_weights_path
+from altgen.model.cpu import fastest_dtype
+from altgen.model.e5.tokenizer import E5Tokenizer
+from altgen.model.e5.weights import (
+    Q4_BLOCK_BYTES,
+    E5Weights,
+    dequantise_q4,
+    packaged_weights_path,
+)
+from altgen.types import TextKind
 
 # Tokens per batch (rows x longest row): the speed is flat from 512 to 2,048; fewer keeps memory down.
 BATCH_TOKENS = 1024
@@ -41,15 +47,6 @@ class Layer:
     up: tuple[torch.Tensor, torch.Tensor]
     down: tuple[torch.Tensor, torch.Tensor]
     output_norm: tuple[torch.Tensor, torch.Tensor]
-
-
-def fastest_dtype() -> torch.dtype:
-    """bfloat16 where the CPU computes in it (4x float32's matrix rate here); else float32."""
-    try:
-        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    except AttributeError:  # private probes: absent in some torch builds
-        native = False
-    return torch.bfloat16 if native else torch.float32
 
 
 class MultilingualE5Small:

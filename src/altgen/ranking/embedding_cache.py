@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.model.base import Embedder
-from altgen.model.embedding_store import EmbeddingStore
+from altgen.ranking.contract import Embedder
+from altgen.ranking.embedding_store import EmbeddingStore
 
 
 def encoder_identity(embedder: Embedder) -> str:

@@ -1,18 +1,30 @@
-"""Builds the configured backends; the only place that maps a setting to a model class."""
+"""The composition root: settings -> models -> captioning -> ranker -> service, in one place that every entry
+point uses (``altgen serve``, ``altgen describe``, the app factory, the Ray deployments). It is also the only
+place that maps a setting to a model class."""
 
 from __future__ import annotations
 
-from altgen.broader_words import EVERYDAY_NODES, BroaderWords
-from altgen.glossary import Glossary
-from altgen.model.base import Captioner, Embedder
-from altgen.model.embedding_store import EmbeddingStore
-from altgen.model.openai_engine import EngineAddress, is_remote
-from altgen.ranking import Ranker
-from altgen.settings import EMBEDDED, Settings
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
+from altgen.admission import Admission
+from altgen.captioning.contract import Captioner
+from altgen.captioning.local import CaptionerFactory, LocalCaptioning
+from altgen.metrics import Metrics
+from altgen.ranking.broader_words import EVERYDAY_NODES, BroaderWords
+from altgen.ranking.contract import Embedder
+from altgen.ranking.embedding_store import EmbeddingStore
+from altgen.ranking.glossary import Glossary
+from altgen.ranking.ranker import Ranker
+from altgen.service import AltTextService, Captioning, RankerFactory, ResizeStore
+from altgen.settings import EMBEDDED, EngineAddress, Settings, is_remote
+
+# Photos described elsewhere (a Ray deployment): built from the settings and the admission that keeps its room.
+RemoteCaptioningFactory = Callable[[Settings, Admission], Captioning]
 # The encoders that ship inside PyPI wheels, by the short names the `embedder` setting accepts.
 PACKAGED_EMBEDDERS = ("use", "e5-small", "e5-small-c")
-# What `embedded` means: chosen by benchmarks/eval_ranking.py (see the README's ranking table):
+# What `embedded` means: chosen by benchmarks/eval_ranking.py (see docs/ranking.md's evaluation):
 # e5-small with the glossary beat the use+e5-small ensemble on English and tied on Korean.
 DEFAULT_EMBEDDERS = ("e5-small",)
 
@@ -22,9 +34,14 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
         from altgen.model.faces import FaceCounter
         from altgen.model.imagenet_captioner import ImageNetCaptioner
 
-        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter())
+        reader = None
+        if settings.read_text:
+            from altgen.model.text_reader import TextReader
+
+            reader = TextReader()
+        return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter(), text_reader=reader)
     if is_remote(settings.model):
-        from altgen.model.remote_captioner import RemoteCaptioner
+        from altgen.engines.remote_captioner import RemoteCaptioner
 
         return RemoteCaptioner(
             EngineAddress.parse(settings.model, "model"),
@@ -60,15 +77,15 @@ def load_embedder(name: str, settings: Settings) -> Embedder:
 
         return UniversalSentenceEncoder()
     if name == "e5-small":
-        from altgen.model.e5_embedder import MultilingualE5Small
+        from altgen.model.e5.encoder import MultilingualE5Small
 
         return MultilingualE5Small()
     if name == "e5-small-c":
-        from altgen.model.e5_c_engine import MultilingualE5SmallCEngine
+        from altgen.model.e5.c_engine import MultilingualE5SmallCEngine
 
         return MultilingualE5SmallCEngine()
     if is_remote(name):
-        from altgen.model.remote_embedder import RemoteEmbedder
+        from altgen.engines.remote_embedder import RemoteEmbedder
 
         return RemoteEmbedder(EngineAddress.parse(name, "embedder"), api_key=engine_key(settings), timeout_s=settings.request_timeout_s)
     from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder
@@ -129,3 +146,45 @@ def imagenet_broader_words() -> BroaderWords:
                 everyday = [CATEGORIES[n][0] if n in CATEGORIES else n for n in above]
                 entries.append(([node, CATEGORIES[node][0] if node in CATEGORIES else node], everyday))
     return BroaderWords.from_chains(entries)
+
+
+def image_threads() -> ThreadPoolExecutor:
+    """Decoding, resizing and the model's pre-processing: a few threads, whatever the machine."""
+    return ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
+
+
+def local_captioning(
+    settings: Settings, captioner_factory: CaptionerFactory, metrics: Metrics, image_pool: ThreadPoolExecutor
+) -> LocalCaptioning:
+    """The models of this process behind one queue, whose room the admission keeps."""
+    admission = Admission(settings.queue_capacity, metrics)
+    return LocalCaptioning(settings, captioner_factory, metrics, image_pool, admission)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    captioner_factory: CaptionerFactory = load_captioner,
+    ranker_factory: RankerFactory = load_ranker,
+    remote_captioning: RemoteCaptioningFactory | None = None,
+    resize_store: ResizeStore | None = None,
+) -> AltTextService:
+    """The service on the configured models. ``remote_captioning``: a factory ``(settings, admission) ->
+    Captioning`` for photos described elsewhere (a Ray deployment), which admits what its replicas can queue."""
+    metrics = Metrics()
+    image_pool = image_threads()
+    if remote_captioning is None:
+        captioning: Captioning = local_captioning(settings, captioner_factory, metrics, image_pool)
+        admission = captioning.admission
+    else:
+        admission = Admission(settings.queue_capacity * settings.ray_captioner_max_replicas, metrics)
+        captioning = remote_captioning(settings, admission)
+    return AltTextService(
+        settings,
+        captioning,
+        ranker_factory,
+        metrics=metrics,
+        admission=admission,
+        image_pool=image_pool,
+        resize_store=resize_store,
+    )

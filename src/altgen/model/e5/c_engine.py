@@ -9,7 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.model.base import TextKind, l2_normalise
+from altgen.ranking.contract import l2_normalise
+from altgen.types import TextKind
 
 
 class MultilingualE5SmallCEngine:

@@ -1,18 +1,13 @@
-"""The two contracts every backend meets. Both are blocking calls, run by the worker in a thread."""
+"""The contract every captioner meets: blocking calls, run by the captioning's threads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 from PIL import Image
 
-TextKind = Literal["query", "passage"]
-Language = Literal["en", "ko"]
-LANGUAGES: tuple[str, ...] = ("en", "ko")
-# "alt": one or two sentences a screen reader reads in one go; "long": a fuller description.
-Detail = Literal["alt", "long"]
+from altgen.types import Detail, Language
 
 
 @dataclass(frozen=True)
@@ -26,15 +21,6 @@ class CaptionRequest:
     features: Any = field(default=None, compare=False, repr=False)
     # When the request holding this photo gives up (time.monotonic()); a call to a remote engine must end by then.
     deadline: float | None = field(default=None, compare=False)
-
-
-class ModelBusy(Exception):
-    """The model cannot take this photo now (a remote engine that is overloaded or unreachable): the service
-    answers 503 with ``Retry-After`` instead of an error. The message is altgen's own, safe to show a client."""
-
-    def __init__(self, message: str, retry_after_s: int = 1):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class Captioner:
@@ -52,6 +38,9 @@ class Captioner:
     # A model in this process (0) gets one batched ``caption`` call at a time on its device's thread. A remote
     # engine batches for itself: the service then makes this many single-photo calls at once, each on its own thread.
     parallel_requests: int = 0
+    # The fewest pixels on a photo's shorter side this model needs: photos are decoded no larger (a JPEG in
+    # the DCT itself). None: the photo as the /config rule leaves it (a VLM's processor decides its own size).
+    min_short_side: int | None = None
 
     def preprocess(self, request: CaptionRequest) -> CaptionRequest:
         """A photo's model inputs, made ahead; by default none (``caption`` gets the photo itself)."""
@@ -76,22 +65,3 @@ class Captioner:
     def preprocesses(self) -> bool:
         """Whether this backend has pre-processing of its own (else the service skips the thread hop)."""
         return type(self).preprocess is not Captioner.preprocess
-
-
-class Embedder(Protocol):
-    """Maps texts to L2-normalised vectors; a dot product is a cosine similarity.
-
-    ``kind`` says whether the texts are requests ("query") or photo descriptions ("passage"), for
-    models trained with a prefix or prompt for each; models without one ignore it.
-    """
-
-    name: str
-    dimension: int  # length of each vector
-    version: str  # names its weights: a stored vector is only reused by the same name and version
-
-    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray: ...
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -10,14 +10,16 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
 from concurrent.futures import Executor
 from typing import Callable, NamedTuple, Sequence
 
+from altgen.admission import Admission
+from altgen.captioning.batching import ConsumerCrashed, DeviceConsumer, JobQueue
+from altgen.captioning.contract import Captioner, CaptionRequest
+from altgen.deadline import Deadline
+from altgen.errors import ModelBusy, ModelFailed
 from altgen.metrics import Metrics
-from altgen.model.base import Captioner, CaptionRequest, ModelBusy
 from altgen.settings import Settings
-from altgen.worker.batching import ConsumerCrashed, DeviceConsumer, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +33,6 @@ def pixel_count(request: CaptionRequest) -> float:
     return request.image.width * request.image.height
 
 
-class DeadlineExceeded(Exception):
-    pass
-
-
-class ModelFailed(Exception):
-    """The model raised on a photo; only the request holding that photo gets this error. Its message
-    names the photo, never the exception's own text (logged, with the request id)."""
-
-
 class Captioned(NamedTuple):
     text: str
     queued_s: float
@@ -47,13 +40,21 @@ class Captioned(NamedTuple):
 
 
 class LocalCaptioning:
-    def __init__(self, settings: Settings, captioner_factory: CaptionerFactory, metrics: Metrics, image_pool: Executor):
+    def __init__(
+        self,
+        settings: Settings,
+        captioner_factory: CaptionerFactory,
+        metrics: Metrics,
+        image_pool: Executor,
+        admission: Admission,
+    ):
         self.settings = settings
         self.metrics = metrics
         self._captioner_factory = captioner_factory
         self._image_pool = image_pool  # the model's pre-processing runs here, beside the photos' decoding
+        self.admission = admission
         self.devices = settings.device_list()
-        self.queue: JobQueue | None = None
+        self.queue: JobQueue[CaptionRequest] | None = None
         self.consumers: list[DeviceConsumer] = []
         self.captioners: list[Captioner] = []
         self._tasks: list[asyncio.Task] = []
@@ -62,7 +63,7 @@ class LocalCaptioning:
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        self.queue = JobQueue(self.settings.queue_capacity, self.metrics)
+        self.queue = JobQueue(self.admission)
         for index, device in enumerate(self.devices):
             captioner = await asyncio.to_thread(self._captioner_factory, self.settings, device)
             self.captioners.append(captioner)
@@ -148,31 +149,29 @@ class LocalCaptioning:
     def model_name(self) -> str:
         return self.captioners[0].name if self.captioners else self.settings.model
 
-    def free_slots(self) -> int:
-        return self.queue.free_slots() if self.queue else 0
+    @property
+    def min_short_side(self) -> int | None:
+        """What the models need of a photo's shorter side (all replicas share one backend class)."""
+        return self.captioners[0].min_short_side if self.captioners else None
 
     # ---- describing ------------------------------------------------------------------------
-    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], timeout_s: float) -> list[Captioned]:
-        """Queues every photo as its own job (so it batches with other requests) and waits for all, at most
-        ``timeout_s``; ``names`` say which photo an error is about."""
+    async def caption(self, requests: Sequence[CaptionRequest], names: Sequence[str], deadline: Deadline) -> list[Captioned]:
+        """Queues every photo as its own job (so it batches with other requests) and waits for all, until
+        ``deadline``; ``names`` say which photo an error is about."""
         assert self.queue is not None, "captioning not started"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        ends = time.monotonic() + timeout_s  # the same deadline on the clock a model's thread reads
-        requests = await self._preprocess([dataclasses.replace(r, deadline=ends) for r in requests], names)
-        jobs = self.queue.submit(requests, deadline)
+        requests = await self._preprocess([dataclasses.replace(r, deadline=deadline.at) for r in requests], names)
+        jobs = self.queue.submit(requests, deadline.at)
         futures = [job.future for job in jobs]
-        late = DeadlineExceeded(f"no answer within the {self.settings.request_timeout_s:g} s deadline")
         try:
-            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout_s)
+            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), deadline.left())
         except (asyncio.TimeoutError, TimeoutError):
-            raise late from None
+            raise deadline.exceeded() from None
         finally:
             for future in futures:  # a cancelled or failed request frees its queued jobs
                 future.cancel()
         for name, outcome in zip(names, outcomes):
-            if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):  # expired while queued
-                raise late
+            if isinstance(outcome, (asyncio.TimeoutError, TimeoutError)):  # expired while queued, or the engine was late
+                raise deadline.exceeded()
             if isinstance(outcome, ModelBusy):  # the engine cannot take it now: 503, said in our words
                 raise outcome
             if isinstance(outcome, BaseException):

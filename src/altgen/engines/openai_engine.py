@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
-from altgen.model.base import ModelBusy
+from altgen.errors import ModelBusy
+from altgen.settings import EngineAddress
 
 log = logging.getLogger(__name__)
 # httpx logs every request at info: one line per photo would double the service's log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-REMOTE_PREFIX = "openai:"
-EXAMPLES = {
-    "model": "openai:http://127.0.0.1:8000/v1#llava-hf/llava-1.5-7b-hf",
-    "embedder": "openai:http://127.0.0.1:7997#intfloat/multilingual-e5-large",
-}
 # A connection that does not open within this is a host that is down, not a slow answer.
 CONNECT_TIMEOUT_S = 5.0
 # How long /ready's check waits for the engine to answer.
@@ -32,50 +26,8 @@ BUSY_STATUSES = frozenset({429, 502, 503, 504})
 DOWN_RETRY_AFTER_S = 5
 
 
-def is_remote(setting: str) -> bool:
-    return setting.strip().startswith(REMOTE_PREFIX)
-
-
 class EngineError(RuntimeError):
     """The engine refused or failed a request for a reason of its own; the text goes to the log, not to clients."""
-
-
-@dataclass(frozen=True)
-class EngineAddress:
-    base_url: str  # the engine's OpenAI base URL, as its clients are given it (usually ending in /v1)
-    model: str  # the model's name on the engine
-
-    @classmethod
-    def parse(cls, value: str, setting: str) -> EngineAddress:
-        """``openai:<base url>#<model>``; anything else is refused with the rule and the setting's name."""
-
-        def refuse(why: str, echo: bool = True) -> ValueError:
-            given = f" = {value!r}" if echo else ""
-            return ValueError(
-                f"setting '{setting}' (ALTGEN_{setting.upper()}){given}: {why}; "
-                f"the rule is openai:<base url>#<model>, e.g. {EXAMPLES[setting]}"
-            )
-
-        if not is_remote(value):
-            raise refuse("does not start with 'openai:'")
-        base, separator, model = value.strip()[len(REMOTE_PREFIX) :].partition("#")
-        if not separator or not model.strip():
-            raise refuse("no model name after '#'")
-        try:
-            parts = urlsplit(base)
-            parts.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError as exc:
-            raise refuse(f"the base URL cannot be read ({exc})") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise refuse("the base URL must be http:// or https:// with a host")
-        if parts.username or parts.password:
-            raise refuse("the base URL must not carry credentials: give the key in ALTGEN_ENGINE_API_KEY", echo=False)
-        if parts.query:
-            raise refuse("the base URL must not have a query")
-        return cls(base.rstrip("/"), model.strip())
-
-    def __str__(self) -> str:
-        return f"{REMOTE_PREFIX}{self.base_url}#{self.model}"
 
 
 def retry_after_s(response: httpx.Response, default: int = 1) -> int:

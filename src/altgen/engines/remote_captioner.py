@@ -17,10 +17,11 @@ from typing import Sequence
 
 from PIL import Image
 
+from altgen.captioning.contract import Captioner, CaptionRequest
+from altgen.engines.openai_engine import Engine, EngineError
 from altgen.model.alt_text import clean_alt_text
-from altgen.model.base import Captioner, CaptionRequest
-from altgen.model.openai_engine import Engine, EngineAddress, EngineError
 from altgen.model.prompts import PROMPTS
+from altgen.settings import EngineAddress
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ class Glossary:
 
     @classmethod
     def packaged(cls) -> Glossary:
-        text = resources.files("altgen").joinpath("data/ko_en_glossary.tsv").read_text(encoding="utf-8")
+        text = resources.files("altgen.ranking").joinpath("data/ko_en_glossary.tsv").read_text(encoding="utf-8")
         entries = {}
         for line in text.splitlines():
             korean, _, english = line.partition("\t")

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
-from altgen.broader_words import BroaderWords
-from altgen.model.base import Embedder
-from altgen.glossary import Glossary, within_one_edit
-from altgen.model.embedding_cache import CachedPassages
-from altgen.model.embedding_store import EmbeddingStore
+from altgen.ranking.broader_words import BroaderWords
+from altgen.ranking.contract import Embedder
+from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.embedding_store import EmbeddingStore
+from altgen.ranking.glossary import Glossary, within_one_edit
 
 _SPACES = re.compile(r"\s+")
 _DESCRIPTION_OPENERS = re.compile(
@@ -66,6 +66,7 @@ class Ranked:
     score: float  # what orders the candidates
     relevance: float  # the encoders' part of the score: how far above a generic description it stands
     shared_words: float = 0.0  # IDF weight of the words it shares with the request (broader words count half)
+    in_text: float = 0.0  # IDF weight of the request's words found in the text read in the photo
 
 
 # How far above match_threshold the encoders' relevance must be to match with no word in common.
@@ -96,6 +97,44 @@ def corrected_typos(words: set[str], vocabulary: set[str]) -> set[str]:
         if len(word) >= 5:
             found.update(v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= 1 and within_one_edit(word, v))
     return found
+
+
+# Text read in a photo is quoted in its description (“STOP”); a request may name it in part, in any script.
+_QUOTED = re.compile(r"\u201c([^\u201d]+)\u201d")
+_TOKEN = re.compile(r"[^\W_]+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# Words a request for a photo's text wraps it in ("the screenshot that says ...", "... 글자가 있는 사진").
+_TEXT_REQUEST_WORDS = _STOPWORDS | frozenset(
+    "screenshot screen says say saying words word text written reads read sign page about show me find with on "
+    "화면 스크린샷 글자 글자가 글씨 쓰인 쓰여 적힌 나온 있는 표지판 페이지".split()
+)
+
+
+def quoted_text(description: str) -> str:
+    return " ".join(_QUOTED.findall(description)).lower()
+
+
+def text_request_tokens(request: str) -> list[str]:
+    """The request's words that could name text in a photo: Hangul of two syllables or more, other words of three letters or more."""
+    tokens = []
+    for token in _TOKEN.findall(request.lower()):
+        if token in _TEXT_REQUEST_WORDS:
+            continue
+        if (len(token) >= 2 if _HANGUL.search(token) else len(token) >= 3) and token not in tokens:
+            tokens.append(token)
+    return tokens
+
+
+def quoted_scores(tokens: Sequence[str], quoted: Sequence[str]) -> np.ndarray:
+    """IDF-weighted count of request words found in each description's quoted text: a Hangul word anywhere
+    inside it (Korean glues particles on), another word as the start of a word ("segment" finds "segmentation")."""
+    scores = np.zeros(len(quoted), dtype=np.float32)
+    for token in tokens:
+        pattern = re.compile(re.escape(token) if _HANGUL.search(token) else r"\b" + re.escape(token))
+        holders = [i for i, text in enumerate(quoted) if text and pattern.search(text)]
+        if holders:
+            scores[holders] += np.log((len(quoted) + 1) / (len(holders) + 0.5))
+    return scores
 
 
 def lexical_scores(query_words: set[str], description_words: Sequence[set[str]]) -> np.ndarray:
@@ -134,6 +173,7 @@ class Ranker:
         broader_words: BroaderWords | None = None,
         store: EmbeddingStore | None = None,
         lexical_weight: float = 0.0,
+        text_weight: float = 3.0,
         match_threshold: float = float("-inf"),
         cache_entries: int = 100_000,
     ):
@@ -148,6 +188,7 @@ class Ranker:
             broader_words.words() if broader_words else set(),
         )
         self.lexical_weight = lexical_weight
+        self.text_weight = text_weight
         self.match_threshold = match_threshold
         self.caches = [CachedPassages(e, cache_entries, store) for e in self.embedders]
         # The encoders run side by side: their engines (numpy, C) release the GIL.
@@ -224,13 +265,17 @@ class Ranker:
         score = relevance
         if self.lexical_weight and len(descriptions) > 1 and shared.any():
             score = relevance + self.lexical_weight * _standardise(shared)
+        # Words of the request read in a photo: a match on a photo's own text outweighs likeness of meaning.
+        in_text = quoted_scores(text_request_tokens(phrasings[0]), [quoted_text(d) for d in descriptions])
+        if in_text.any():
+            score = score + self.text_weight * in_text
         order = np.argsort(-score, kind="stable")
-        return [Ranked(int(i), float(score[i]), float(relevance[i]), float(shared[i])) for i in order]
+        return [Ranked(int(i), float(score[i]), float(relevance[i]), float(shared[i]), float(in_text[i])) for i in order]
 
     def is_match(self, ranked: Ranked) -> bool:
         """Relevant enough, and sharing at least one word (or a broader word) with the request, unless
         the encoders alone are sure: a request for a piano shares no word with photos of animals,
         however close e5 puts "piano" and "a cup"."""
-        if ranked.relevance >= self.match_threshold + SURE_WITHOUT_SHARED_WORDS:
-            return True
+        if ranked.relevance >= self.match_threshold + SURE_WITHOUT_SHARED_WORDS or ranked.in_text > 0:
+            return True  # the encoders are sure, or the photo's own text has the request's words
         return ranked.relevance >= self.match_threshold and ranked.shared_words > 0

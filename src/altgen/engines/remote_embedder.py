@@ -9,10 +9,12 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.model.base import ModelBusy, TextKind, l2_normalise
-from altgen.model.load_errors import ModelUnavailable
-from altgen.model.openai_engine import Engine, EngineAddress, EngineError
+from altgen.engines.openai_engine import Engine, EngineError
+from altgen.errors import ModelBusy, ModelUnavailable
 from altgen.model.sentence_transformer_embedder import E5_PREFIXES
+from altgen.ranking.contract import l2_normalise
+from altgen.settings import EngineAddress
+from altgen.types import TextKind
 
 log = logging.getLogger(__name__)
 

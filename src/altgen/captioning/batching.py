@@ -13,22 +13,15 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
+from altgen.admission import Admission
 from altgen.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-
-class QueueFull(Exception):
-    """The queue cannot take the whole request now; the client should retry later."""
-
-    def __init__(self, wanted: int, free: int, retry_after_s: int):
-        super().__init__(f"the service is busy: {wanted} image(s) asked for, {free} queue slot(s) free")
-        self.wanted, self.free, self.retry_after_s = wanted, free, retry_after_s
-
-    def __reduce__(self):  # rebuilt from its own arguments when a Ray captioner replica raises it
-        return QueueFull, (self.wanted, self.free, self.retry_after_s)
+T = TypeVar("T")  # what a job carries to the model (a photo to describe)
+R = TypeVar("R")  # what the model gives back for it (its description)
 
 
 class ConsumerCrashed(RuntimeError):
@@ -36,10 +29,10 @@ class ConsumerCrashed(RuntimeError):
 
 
 @dataclass
-class Job:
-    payload: Any
-    future: asyncio.Future
-    deadline: float  # in loop.time() seconds
+class Job(Generic[T, R]):
+    payload: T | None  # None once its request gave up
+    future: asyncio.Future[R]
+    deadline: float  # time.monotonic() seconds
     enqueued_at: float = field(default_factory=time.perf_counter)
     waiting: bool = True  # still counted against the queue's capacity
     started_at: float = 0.0
@@ -54,50 +47,40 @@ class Job:
         return True
 
 
-class JobQueue:
-    """A bounded FIFO; admission is all-or-nothing per request so a request is never half-queued.
+class JobQueue(Generic[T]):
+    """A FIFO of photos whose room is ``admission``'s: a request is queued whole or refused whole.
 
-    Capacity counts live waiting jobs only: a job whose request gave up (deadline, disconnect)
-    frees its slot, and its photo, at once, not when a consumer next reaches it.
+    A job whose request gave up (deadline, disconnect) gives its slot back, and drops its photo, at
+    once, not when a consumer next reaches it.
     """
 
-    def __init__(self, capacity: int, metrics: Metrics):
-        self.capacity = capacity
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._waiting = 0
-        metrics.queue_depth.set_function(self.depth)
+    def __init__(self, admission: Admission):
+        self.admission = admission
+        self._queue: asyncio.Queue[Job[T, Any]] = asyncio.Queue()
 
-    def depth(self) -> int:
-        return self._waiting
-
-    def free_slots(self) -> int:
-        return max(0, self.capacity - self._waiting)
-
-    def submit(self, payloads: Sequence[Any], deadline: float) -> list[Job]:
-        free = self.free_slots()
-        if len(payloads) > free:
-            raise QueueFull(len(payloads), free, retry_after_s=1)
+    def submit(self, payloads: Sequence[T], deadline: float) -> list[Job[T, Any]]:
+        """``deadline``: time.monotonic() seconds."""
+        self.admission.take(len(payloads))
         loop = asyncio.get_running_loop()
         jobs = [Job(payload=p, future=loop.create_future(), deadline=deadline) for p in payloads]
         for job in jobs:
             job.future.add_done_callback(lambda _future, job=job: self._leave(job, drop_payload=True))
             self._queue.put_nowait(job)
-        self._waiting += len(jobs)
         return jobs
 
     def _leave(self, job: Job, drop_payload: bool = False) -> None:
         if job.waiting:
             job.waiting = False
-            self._waiting -= 1
+            self.admission.give_back()
             if drop_payload:
                 job.payload = None
 
-    async def get(self) -> Job:
+    async def get(self) -> Job[T, Any]:
         job = await self._queue.get()
         self._leave(job)
         return job
 
-    def get_nowait(self) -> Job | None:
+    def get_nowait(self) -> Job[T, Any] | None:
         try:
             job = self._queue.get_nowait()
         except asyncio.QueueEmpty:
@@ -106,21 +89,21 @@ class JobQueue:
         return job
 
 
-class DeviceConsumer:
+class DeviceConsumer(Generic[T, R]):
     """Pulls batches from the shared queue for one model replica on one device."""
 
     def __init__(
         self,
         device: str,
         name: str,
-        predict: Callable[[list[Any]], list[Any]],
-        queue: JobQueue,
+        predict: Callable[[list[T]], list[R]],
+        queue: JobQueue[T],
         metrics: Metrics,
         *,
         max_batch_size: int,
         max_wait_s: float,
         max_batch_cost: float = float("inf"),
-        cost: Callable[[Any], float] = lambda _payload: 1.0,
+        cost: Callable[[T], float] = lambda _payload: 1.0,
         busy_wait_s: float = 0.0,
     ):
         self.device = device
@@ -134,7 +117,7 @@ class DeviceConsumer:
         self._last_batch_size = 0
         self.max_batch_cost = max_batch_cost
         self.cost = cost
-        self._carried: Job | None = None  # taken from the queue but over the last batch's budget
+        self._carried: Job[T, R] | None = None  # taken from the queue but over the last batch's budget
         # One thread per device: its model is never called concurrently, and the event loop never blocks.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
@@ -149,11 +132,11 @@ class DeviceConsumer:
                     self._fail(job, ConsumerCrashed(f"the model worker on {self.device} stopped: {exc!r}"))
                 raise
 
-    async def next_batch(self) -> list[Job]:
+    async def next_batch(self) -> list[Job[T, R]]:
         """Up to ``max_batch_size`` live jobs whose summed cost stays within ``max_batch_cost``
         (a job over the budget on its own still runs, alone); a job that does not fit opens the next batch."""
         loop = asyncio.get_running_loop()
-        batch: list[Job] = []
+        batch: list[Job[T, R]] = []
         arrived = 0  # jobs that came in while this batch was forming (not already queued)
         while not batch:
             job, self._carried = self._carried, None
@@ -161,7 +144,7 @@ class DeviceConsumer:
             if job is None:
                 job = await self.queue.get()
                 arrived += 1
-            if job.is_live(loop.time()):
+            if job.is_live(time.monotonic()):
                 batch.append(job)
         spent = self.cost(batch[0].payload)
         # Quiet device: wait up to max_wait for company. Busy device (its last batch was shared): the
@@ -185,7 +168,7 @@ class DeviceConsumer:
                 arrived += 1
                 if busy and arrived >= expected:
                     quiet_at = loop.time() + self.max_wait_s
-            if not job.is_live(loop.time()):
+            if not job.is_live(time.monotonic()):
                 continue
             if spent + self.cost(job.payload) > self.max_batch_cost:
                 self._carried = job
@@ -195,7 +178,7 @@ class DeviceConsumer:
         self._last_batch_size = len(batch)
         return batch
 
-    async def run_batch(self, batch: list[Job]) -> None:
+    async def run_batch(self, batch: list[Job[T, R]]) -> None:
         started = time.perf_counter()
         for job in batch:
             job.started_at = started
@@ -229,7 +212,7 @@ class DeviceConsumer:
         """Runs ``function`` on this device's model thread (compiled CUDA graphs belong to the thread that built them)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
 
-    async def _call(self, payloads: list[Any]) -> list[Any]:
+    async def _call(self, payloads: list[T]) -> list[R]:
         outputs = await self.on_model_thread(lambda: self.predict(payloads))
         if len(outputs) != len(payloads):
             raise RuntimeError(f"model returned {len(outputs)} outputs for {len(payloads)} inputs")

@@ -1,0 +1,1 @@
+"""Uploaded photos: decoded within a pixel budget, checked, and resized by the /config rule."""

