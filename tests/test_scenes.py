@@ -63,6 +63,14 @@ def test_sky_and_night_from_the_pixels():
     assert sky_and_night(dark) == (0.0, True)
     rock = Image.new("RGB", (200, 150), (235, 230, 225))  # bright pale rock is not sky
     assert sky_and_night(rock)[0] == 0.0
+    # Blue with texture (painted walls, water, roofs from the air) is not sky: stripes of two blues.
+    wall = Image.new("RGB", (256, 150), (90, 130, 210))
+    for x in range(0, 256, 8):
+        ImageDraw.Draw(wall).rectangle((x, 0, x + 3, 150), fill=(60, 100, 200))
+    assert sky_and_night(wall)[0] == 0.0
+    soft = Image.new("RGB", (256, 150))
+    soft.putdata([(100 + x // 16, 150 + x // 16, 230) for _y in range(150) for x in range(256)])  # a sky's gradient
+    assert sky_and_night(soft)[0] > 0.9
 
 
 def test_kinds_from_wordnet_chains():

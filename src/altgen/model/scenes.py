@@ -90,6 +90,7 @@ INDOORS = ("indoors", "실내")
 SKY = ("sky", "하늘")
 NIGHT = ("night", "밤")
 UNDER_WATER = "under water"
+SMOOTH_STEP = 0.02  # the largest step (0..1) to the next pixel that still reads as smooth sky
 # Roofs and bell cotes are parts of buildings, though WordNet files them under coverings.
 KINDS = (("animal", "animal"), ("plant", "plant"), ("plant", "fungus"), ("plant", "food"), ("place", "structure"),
          ("place", "geological formation"), ("place", "roof"), ("place", "bell cote"))
@@ -136,7 +137,7 @@ def _indices(classes: Sequence[ClassWords], names: frozenset[str]) -> np.ndarray
 class SceneReader:
     """Reads the scene from the classifier's probabilities and the photo's pixels."""
 
-    def __init__(self, classes: Sequence[ClassWords], *, setting_mass: float = 0.5, sky_share: float = 0.5):
+    def __init__(self, classes: Sequence[ClassWords], *, setting_mass: float = 0.5, sky_share: float = 0.4):
         self.setting_mass = setting_mass
         self.sky_share = sky_share
         outdoor_by_chain = {i for i, words in enumerate(classes)
@@ -177,12 +178,16 @@ class SceneReader:
 
 
 def sky_and_night(image: Image.Image) -> tuple[float, bool]:
-    """The share of the photo's top fifth that is blue sky, and whether the photo is a night shot
-    (dark, with some bright lights). Pale sky is left out: bright rock and haze look the same."""
+    """The share of the photo's top fifth that is smooth blue sky, and whether the photo is a night shot
+    (dark, with some bright lights). Pale sky is left out (bright rock and haze look the same), and so is
+    blue with texture: blue walls, water and roofs seen from the air change from pixel to pixel, a sky
+    (clear or with soft cloud) hardly does."""
     small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.float32) / 255.0
     brightness = small.mean(axis=2)
     night = brightness.mean() < 0.22 and (brightness > 0.7).mean() > 0.01
     top = small[:13]
     red, green, blue = top[..., 0], top[..., 1], top[..., 2]
     blue_sky = (blue > red + 0.08) & (blue >= green) & (top.mean(axis=2) > 0.35)
-    return float(blue_sky.mean()), bool(night)
+    # A pixel is smooth when it differs from its right-hand neighbour by under 0.02 on average over the channels.
+    smooth = np.abs(np.diff(top, axis=1)).mean(axis=2) < SMOOTH_STEP
+    return float((blue_sky[:, :-1] & smooth).mean()), bool(night)
