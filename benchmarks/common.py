@@ -36,13 +36,16 @@ def free_port() -> int:
 
 
 def start_server(
-    ready_timeout_s: float = 120, log_path: Path | None = None, **settings: object
+    ready_timeout_s: float = 120, log_path: Path | None = None, source: Path | None = None, **settings: object
 ) -> tuple[subprocess.Popen, str]:
     """Starts `altgen serve` on a free loopback port with ALTGEN_* settings; returns once /ready says so
     (a compiled GPU model warms up before it is ready: give it a longer ``ready_timeout_s``). With
-    ``log_path`` its log (at info level) goes to that file, else nowhere."""
+    ``log_path`` its log (at info level) goes to that file, else nowhere. ``source``: another checkout's
+    ``src`` folder to run instead of the installed altgen (an earlier release, to compare in one run)."""
     port = free_port()
     env = {**os.environ, **{f"ALTGEN_{k.upper()}": str(v) for k, v in settings.items()}}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     log = log_path.open("a") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "altgen", "serve", "--host", "127.0.0.1", "--port", str(port),

@@ -128,10 +128,9 @@ def main() -> None:
                 print(f"  retrieval miss [{language}] {r['request']!r}: expected {r['expected']}, got {r['got']!r}")
 
     images = [CaptionRequest(prepared[p["id"]]) for p in data["photos"]]
-    def classifier_alone() -> None:  # EfficientNet-Lite0 on one centre crop: the plain classifier
+    def classifier_alone() -> None:  # EfficientNet-Lite0 on one centre crop, in the captioner's runtime
         batch = torch.stack([normalised(centre_crop(shorter_side_to_input(request.image))) for request in images])
-        with torch.inference_mode():
-            captioner.model(batch).softmax(dim=-1)
+        captioner.logits(batch).softmax(dim=-1)
 
     def full_captioner() -> None:  # the default captioner: two views, face count, wording
         captioner.caption(images)

@@ -88,7 +88,7 @@ async def through_the_api(photos: list[dict], captioner: ImageNetCaptioner) -> d
 def describe_ms(captioner: ImageNetCaptioner, photo: dict) -> float:
     image = prepare_image(photo["bytes"], photo["id"], Settings().resize_config(), max_bytes=10**9, max_pixels=10**9).image
     start = time.perf_counter()
-    captioner.caption([captioner.preprocess(CaptionRequest(image))])
+    captioner.describe([CaptionRequest(image)])
     return (time.perf_counter() - start) * 1000
 
 

@@ -81,7 +81,7 @@ CORPUS = [
     ("In this image, we can see a dog running on the beach. We can see the sea in the background.",
      "A dog running on the beach. We can see the sea in the background."),
     ("**Description:**\n- A red bicycle leaning against a brick wall.\n- A potted plant beside it.",
-     "Description: A red bicycle leaning against a brick wall. A potted plant beside it."),
+     "A red bicycle leaning against a brick wall. A potted plant beside it."),  # the label is a preamble
     ("<|im_start|>assistant\nTwo children fly a kite on a grassy hill.<|im_end|>", "Two children fly a kite on a grassy hill."),
     ("Assistant: A bowl of ramen with an egg and green onions.<end_of_turn>", "A bowl of ramen with an egg and green onions."),
     ("a woman riding a horse on a dirt road", "A woman riding a horse on a dirt road."),
@@ -114,3 +114,58 @@ def test_no_empty_text_no_leak_no_repeat(raw, language):
     assert text and not LEAKS.search(text), text
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
     assert len(sentences) == len(set(sentences)), text
+
+
+# ---- untrusted answers: markup, invisible characters, chat around the alt text (third hardening pass) ----
+HOSTILE = [
+    ('<script>alert("x")</script><b>A cat</b> on a <i>sofa</i>.', "A cat on a sofa."),
+    ("A dog <img src=x onerror=alert(1)> in the snow.", "A dog in the snow."),
+    ("&lt;script&gt;alert(1)&lt;/script&gt;A red car.", "A red car."),
+    ("A cat\u202e.txt.exe\u202c on a mat\u200b.", "A cat.txt.exe on a mat."),  # bidi override, zero-width space
+    ("A bowl\x00 of\x1b[31m ramen\x07.", "A bowl of ramen."),
+    ("![a hedgehog](http://evil.example/x.png) A hedgehog in leaves. See [more](javascript:alert(1)).",
+     "A hedgehog A hedgehog in leaves. See more."),
+    ("A bus at a stop, photo from https://evil.example/?q=1 today.", "A bus at a stop, photo from today."),
+    ("```\nA lighthouse on a cliff.\n```", "A lighthouse on a cliff."),
+]
+CHATTY = [
+    ('Sure! Here is the alt text: "A golden retriever catching a frisbee in a park."',
+     "A golden retriever catching a frisbee in a park."),
+    ("Certainly! Here's a concise alt text for the image:\n\nA child flying a red kite on a beach.",
+     "A child flying a red kite on a beach."),
+    ("Alt text: \u201cTwo cups of coffee on a wooden table.\u201d", "Two cups of coffee on a wooden table."),
+    ("Here is a description of the image: A man riding a bicycle. Let me know if you need anything else!",
+     "A man riding a bicycle."),
+    ('Of course. "A bowl of ramen with an egg. I hope this helps!', "A bowl of ramen with an egg."),
+    ("I'm sorry, I can't help with that. Is there anything else?", "No description could be written for this photo."),
+]
+CHATTY_KOREAN = [
+    ("물론입니다! 다음은 이미지의 대체 텍스트입니다: \"해변에서 뛰어노는 강아지.\"", "해변에서 뛰어노는 강아지."),
+    ("대체 텍스트: 「빨간 우산을 든 아이가 비 오는 거리를 걷고 있습니다.」", "빨간 우산을 든 아이가 비 오는 거리를 걷고 있습니다."),
+    ("네, 설명은 다음과 같습니다:\n\n창가에 앉아 있는 고양이. 도움이 되었으면 좋겠습니다!", "창가에 앉아 있는 고양이."),
+    ("<b>고양이</b>가 소파에서 자고 있습니다\u200b.", "고양이가 소파에서 자고 있습니다."),
+]
+# What must never reach a reader: markup, links, invisible characters.
+UNSAFE = re.compile(r"[<>]|https?:|javascript:|[\u200b-\u200f\u202a-\u202e\u2066-\u2069\x00-\x1f]")
+NO_DESCRIPTIONS = {"No description could be written for this photo.", "이 사진의 설명을 쓸 수 없었습니다."}
+
+
+@pytest.mark.parametrize(("raw", "expected"), HOSTILE + CHATTY)
+def test_hostile_and_chatty_answers_come_out_as_plain_alt_text(raw, expected):
+    assert clean_alt_text(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), CHATTY_KOREAN)
+def test_hostile_and_chatty_korean_answers_come_out_as_plain_alt_text(raw, expected):
+    assert clean_alt_text(raw, language="ko") == expected
+
+
+@pytest.mark.parametrize("raw", [raw for raw, _ in HOSTILE + CHATTY + CHATTY_KOREAN])
+def test_nothing_unsafe_survives_quotes_stay_paired_and_the_length_is_capped(raw):
+    for given in (raw, raw * 5, raw + " " + "very " * 200 + "long."):
+        for limit in (20, 60, 150):
+            text = clean_alt_text(given, max_chars=limit)
+            assert text and not UNSAFE.search(text), text
+            assert len(text) <= limit + 1 or text in NO_DESCRIPTIONS, text  # + the closing period
+            assert text.count('"') % 2 == 0 and text.count("\u201c") == text.count("\u201d"), text
+            assert text.count("\u300c") == text.count("\u300d"), text

@@ -9,6 +9,7 @@ from skimage import data as skdata
 
 from altgen.captioning.contract import CaptionRequest
 from altgen.model.faces import FaceCounter
+from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.model.photo_properties import describe_properties
 from altgen.model.vocabulary import load_class_words
 
@@ -133,7 +134,7 @@ def test_a_long_description_adds_the_photos_notable_property(captioner):
     texts = captioner.caption(
         [CaptionRequest(cat, "en", "long"), CaptionRequest(camera, "en", "long"), CaptionRequest(camera, "ko", "long")]
     )
-    assert texts == [
+    assert [text.split(" How sure")[0].split(" 확신도")[0] for text in texts] == [
         "Image may contain: a cat. A photo in mostly orange tones.",
         "Image may contain: a tripod. A black-and-white photo.",
         "사진에 있을 수 있는 것: 삼각대. 흑백 사진.",
@@ -181,3 +182,26 @@ def test_both_views_of_any_shape_of_photo_reach_the_model(captioner):
         assert tuple(request.features.pixels.shape) == (2, 3, 224, 224)
     transparent = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
     assert captioner.caption([CaptionRequest(transparent.convert("RGB"))])[0]
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "camera"])
+def test_a_long_description_says_how_sure_in_both_languages(captioner, name):
+    """Whatever the alt text names, the long description adds how likely each name is (and what else was
+    considered), so it always says more than the alt text when anything was named."""
+    photo = Image.fromarray(getattr(skdata, name)()).convert("RGB")
+    alt, long, korean = captioner.caption([CaptionRequest(photo), CaptionRequest(photo, "en", "long"), CaptionRequest(photo, "ko", "long")])
+    assert long.startswith(alt.split(". ")[0]) and len(long) > len(alt)
+    assert "How sure: " in long and "%" in long
+    assert "확신도: " in korean
+
+
+def test_onnx_runtime_gives_pytorchs_probabilities(captioner):
+    """The CPU runtime is an exact stand-in: same float32 arithmetic, so the same classes and descriptions."""
+    in_torch = ImageNetCaptioner(runtime="torch")
+    assert captioner._session is not None and in_torch._session is None
+    photos = [Image.fromarray(getattr(skdata, name)()).convert("RGB") for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    requests = [captioner.preprocess(CaptionRequest(photo)) for photo in photos]
+    fast, reference = captioner.probabilities(requests), in_torch.probabilities(requests)
+    assert np.abs(fast - reference).max() < 1e-4
+    assert (fast.argmax(axis=1) == reference.argmax(axis=1)).all()
+    assert captioner.caption(requests) == in_torch.caption(requests)

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from altgen.ranking.contract import l2_normalise
 from altgen.ranking.embedding_cache import CachedPassages
 from altgen.ranking.embedding_store import EmbeddingStore
 
@@ -21,7 +22,7 @@ class Encoder:
     def embed(self, texts, kind="passage"):
         self.embedded += len(texts)
         rows = [np.random.default_rng(sum(map(ord, t)) + len(t)).normal(size=self.dimension) for t in texts]
-        return np.asarray(rows, dtype=np.float32)
+        return l2_normalise(np.asarray(rows, dtype=np.float32))  # unit vectors, as the contract says
 
 
 def test_a_new_process_finds_what_an_earlier_one_embedded(tmp_path):
@@ -64,15 +65,26 @@ def test_a_corrupt_or_unreadable_file_turns_the_store_off(tmp_path, caplog):
     assert sum("carrying on without it" in r.message for r in caplog.records) == 2
 
 
-def test_a_full_disk_turns_the_store_off_and_ranking_goes_on(tmp_path, caplog):
+def test_a_full_disk_is_reported_as_such_and_the_cache_comes_back_when_there_is_room(tmp_path, caplog, monkeypatch):
+    from altgen.ranking import embedding_store
+
+    monkeypatch.setattr(embedding_store, "WRITE_RETRY_S", 0.0)  # try again at every write
     store = EmbeddingStore(tmp_path / "cache.sqlite3")
     store._db.execute("PRAGMA max_page_count = 8")  # as good as a full disk
     encoder = Encoder(dimension=512)
-    cache = CachedPassages(encoder, 10_000, store)
+    cache = CachedPassages(encoder, 100, store)  # (a memory cache too small to hold anything: the file answers)
     for i in range(20):
         assert cache.embed([f"text {i}-{j}" for j in range(50)]).shape == (50, 512)
-    assert not store.available and encoder.embedded == 1000
-    assert sum("carrying on without it" in r.message for r in caplog.records) == 1  # reported once
+    assert store.available and encoder.embedded == 1000  # ranking went on, and the file is still read
+    full = [r for r in caplog.records if "the disk is full" in r.message]
+    assert len(full) == 1 and "carrying on without it" not in caplog.text  # said once, as what it is
+    stored = len(store)
+    store._db.execute("PRAGMA max_page_count = 100000")  # room again
+    cache.embed(["after the disk was freed"])
+    assert len(store) == stored + 1 and "writing again" in caplog.text
+    again = Encoder(dimension=512)
+    CachedPassages(again, 100, store).embed(["after the disk was freed"])
+    assert again.embedded == 0  # found in the file
 
 
 def test_several_processes_write_and_read_one_file_at_once(tmp_path):
@@ -114,3 +126,49 @@ async def test_descriptions_the_service_writes_are_embedded_soon_after_and_survi
     misses = restarted.caches[0].misses
     restarted.rank("고양이", [description])
     assert restarted.caches[0].misses == misses  # found in the file, not embedded again
+
+
+async def test_random_bytes_inside_the_file_never_become_a_wrong_answer(make_client, tmp_path, caplog):
+    """Bytes written over stored vectors (the file's header and structure intact) are caught by the
+    row checksum: those rows are dropped and embedded again, and 200 searches over them all rank exactly
+    as without a file."""
+    from altgen.ranking.ranker import Ranker
+
+    path = tmp_path / "cache.sqlite3"
+    encoder = Encoder(dimension=64)
+    texts = [f"photo {i}: a {'red blue green'.split()[i % 3]} thing number {i}" for i in range(2000)]
+    store = EmbeddingStore(path)
+    CachedPassages(encoder, 2**20, store).embed(texts)
+    store.close()
+    raw = bytearray(path.read_bytes())
+    rng = np.random.default_rng(7)
+    damaged = []
+    for index in rng.choice(len(texts), size=9, replace=False):
+        blob = encoder.embed([texts[index]]).tobytes()
+        at = raw.find(blob)
+        assert at > 100  # past the header
+        garbage = [np.float32(1e38).tobytes(), np.float32(np.nan).tobytes(), rng.bytes(4)][len(damaged) % 3]
+        raw[at + 8 : at + 12] = garbage  # one value of the vector, as a stray write would
+        damaged.append(int(index))
+    path.write_bytes(bytes(raw))
+
+    background = [f"a generic photo {i}" for i in range(20)]
+    reference = Ranker([Encoder(dimension=64)], background)  # no file: the right answers
+    reopened = Ranker([Encoder(dimension=64)], background, store=EmbeddingStore(path))  # a restart on the damaged file
+    wrong = 0
+    async with make_client() as client:
+        client.app.state.service.ranker = reopened  # the service, restarted on the damaged file
+        for search in range(200):
+            picked = [texts[i] for i in rng.choice(len(texts), size=30, replace=False)]
+            picked[search % 30] = texts[damaged[search % len(damaged)]]  # every search holds a damaged row
+            query = f"thing number {search}"
+            body = {"query": query, "top_k": 30, "candidates": [{"id": str(i), "description": t} for i, t in enumerate(picked)]}
+            response = await client.post("/v1/recommend", json=body)
+            assert response.status_code == 200, response.text
+            got = [(int(r["id"]), r["match"]) for r in response.json()["results"]]
+            expected = [(r.index, reference.is_match(r)) for r in reference.rank(query, picked)]
+            wrong += got != expected
+        assert (await client.get("/health")).status_code == 200
+    assert wrong == 0
+    assert reopened.caches[0].store.available  # the file is still in use
+    assert sum("failed their checksum" in r.message for r in caplog.records) == 1  # said once

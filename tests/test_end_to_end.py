@@ -156,7 +156,7 @@ def test_describe_command_prints_descriptions_and_refuses_non_images(photo_dir, 
         timeout=120,
     )
     assert result.returncode == 1  # one of the two files was not a photo
-    assert result.stdout == "chelsea.jpg: Image may contain: a cat.\n"  # stdout carries results only
+    assert result.stdout == f"{photo_dir / 'chelsea.jpg'}: Image may contain: a cat.\n"  # results only, the path as given
     assert "notes.txt" in result.stderr and "not a recognised image" in result.stderr
 
 
@@ -164,7 +164,7 @@ def test_describe_checks_files_before_loading_a_model_and_can_answer_json(photo_
     started = time.monotonic()
     missing = subprocess.run([sys.executable, "-m", "altgen", "describe", str(tmp_path / "nope.jpg")],
                              capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 1 and "nope.jpg: error: No such file" in missing.stderr and missing.stdout == ""
+    assert missing.returncode == 1 and "nope.jpg: error: no such file or folder" in missing.stderr and missing.stdout == ""
     assert time.monotonic() - started < 3  # said at once, no model loaded
     result = subprocess.run(
         [sys.executable, "-m", "altgen", "describe", "--json", "--lang", "ko", str(photo_dir / "chelsea.jpg"),
@@ -177,7 +177,7 @@ def test_describe_checks_files_before_loading_a_model_and_can_answer_json(photo_
         "chelsea.jpg": ("사진에 있을 수 있는 것: 고양이.", True),
     }
     help_text = subprocess.run([sys.executable, "-m", "altgen", "describe", "--help"], capture_output=True, text=True).stdout
-    assert "--model" in help_text and "--api-keys" not in help_text and "--queue-capacity" not in help_text
+    assert "--model" in help_text and "--api-keys" not in help_text and "--max-connections" not in help_text
 
 
 def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
@@ -220,6 +220,34 @@ def test_sigterm_finishes_admitted_requests_then_exits(photo_dir, tmp_path):
     # Answers finished after SIGTERM tell the client to close (no reuse of a dying socket).
     assert any(connection.lower() == "close" for _code, connection in outcomes), outcomes
     assert "Application shutdown complete" in log
+
+
+def test_a_request_still_running_when_the_grace_ends_gets_json_503_and_the_exit_is_clean(tmp_path):
+    process, base = start_server(tmp_path / "server.log", "--shutdown-grace-s", "1")
+    # Hundreds of new descriptions: seconds of embedding, far past the one-second grace.
+    candidates = [{"id": str(i), "description": f"photo {i}: " + "a red kite over a grey beach near the pier " * 5}
+                  for i in range(600)]
+
+    def search() -> requests.Response:
+        return requests.post(f"{base}/v1/recommend", json={"query": "kite", "candidates": candidates},
+                             headers={"X-Request-ID": "late-1"}, timeout=60)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(search)
+            time.sleep(2)  # well into its embedding
+            process.send_signal(signal.SIGTERM)
+            response = pending.result()
+        code = process.wait(timeout=60)
+    finally:
+        process.kill()
+    log = (tmp_path / "server.log").read_text()
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["retry-after"] == "1" and response.headers["x-request-id"] == "late-1"
+    assert response.json()["request_id"] == "late-1" and "shutting down" in response.json()["error"]
+    assert code == 0
+    assert "Traceback" not in log and " ERROR " not in log, log
 
 
 def test_a_vision_language_model_served_for_real(photo_dir, tmp_path):
@@ -271,3 +299,45 @@ def test_a_real_architecture_served_from_its_config_alone(photo_dir, tmp_path):
     assert answer["Hash"] == "c.jpg" and answer["Id"] == "i" and isinstance(answer["Description"], str)
     log = (tmp_path / "server.log").read_text()
     assert "batch size 2 ready" in log and "batch size 4 ready" in log and "batch size 1 ready" not in log, log
+
+
+def test_three_requests_of_sixteen_huge_webps_stay_within_a_gigabyte(tmp_path):
+    """16 WebPs of 7000x7000 (87 KB each) three requests at once once peaked at +1.8 GB and kept +0.6 GB."""
+    import io
+    import threading
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (7000, 7000), (120, 160, 200)).save(buffer, "WEBP", quality=80)
+    huge = buffer.getvalue()
+    process, base = start_server(tmp_path / "server.log")
+
+    def resident_mb() -> float:
+        return int(Path(f"/proc/{process.pid}/statm").read_text().split()[1]) * 4096 / 2**20
+
+    def describe_sixteen(_index: int) -> int:
+        files = [(f"Image{i}", (f"w{i}.webp", huge)) for i in range(16)]
+        form = {"Id": "i", "Hash": [str(i) for i in range(16)]}
+        return requests.post(f"{base}/getAltTexts", data=form, files=files, timeout=120).status_code
+
+    settled, peak, done = resident_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_mb())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    try:
+        sampler.start()
+        with ThreadPoolExecutor(3) as pool:
+            statuses = list(pool.map(describe_sixteen, range(3)))
+        time.sleep(1)
+        done.set()
+        sampler.join()
+        after = resident_mb()
+    finally:
+        done.set()
+        process.kill()
+    assert statuses == [200, 200, 200]
+    assert peak[0] - settled <= 1000, (settled, peak[0])
+    assert after - settled <= 400, (settled, after)

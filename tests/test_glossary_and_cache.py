@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from altgen.ranking.glossary import Glossary, within_one_edit, jamo
-from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.byte_lru import ENTRY_OVERHEAD
+from altgen.ranking.embedding_cache import CachedPassages, _entry_bytes
 from altgen.composition import background_descriptions
 from altgen.ranking.ranker import Ranker
 
@@ -61,7 +62,7 @@ class CountingEmbedder:
 
 def test_cache_embeds_each_description_once_and_keeps_order():
     embedder = CountingEmbedder()
-    cache = CachedPassages(embedder, max_entries=10)
+    cache = CachedPassages(embedder, max_bytes=10_000)
     first = cache.embed(["a cat", "a dog", "a cat"])
     second = cache.embed(["a dog", "a cat"])
     assert embedder.seen == ["a cat", "a dog"]
@@ -70,9 +71,22 @@ def test_cache_embeds_each_description_once_and_keeps_order():
     assert (cache.hits, cache.misses) == (3, 2)
 
 
+def test_a_request_asked_again_is_not_encoded_again():
+    embedder = CountingEmbedder()
+    ranker = Ranker([embedder], background_descriptions())
+    first = ranker.rank("a cat on a sofa", ["a cat", "a dog"])
+    encoded = len(embedder.seen)
+    second = ranker.rank("a cat on a sofa", ["a cat", "a dog"])
+    assert len(embedder.seen) == encoded  # neither the request nor the descriptions were encoded again
+    assert first == second
+    ranker.rank("a dog in the snow", ["a cat", "a dog"])
+    assert embedder.seen[encoded:] == ["a dog in the snow"]
+
+
 def test_cache_evicts_least_recently_used():
     embedder = CountingEmbedder()
-    cache = CachedPassages(embedder, max_entries=2)
+    entry = _entry_bytes("three", np.zeros(2, np.float32)) + ENTRY_OVERHEAD
+    cache = CachedPassages(embedder, max_bytes=2 * entry)  # room for two of these texts' vectors
     cache.embed(["one"])
     cache.embed(["two"])
     cache.embed(["one"])  # "two" is now the oldest
@@ -88,3 +102,30 @@ def test_ranker_with_glossary_adds_an_english_phrasing(ranker):
     assert ranker.phrasings("show me the cat") == ["the cat"]
     plain = Ranker(ranker.embedders, background_descriptions())
     assert plain.phrasings("고슴도치 사진을 찾아 줘.") == ["고슴도치"]
+
+
+async def test_the_in_memory_caches_stay_within_their_bytes_however_long_the_texts(make_client, captioner):
+    """memory_cache_mb bounds what the ranking caches hold in bytes: 4,000-character descriptions do not
+    make 100,000 entries into gigabytes (third hardening pass)."""
+    from asgi_lifespan import LifespanManager
+    import httpx
+
+    from altgen.api.app import create_app
+    from altgen.settings import Settings
+
+    embedder = CountingEmbedder()
+    settings = Settings(devices="cpu", memory_cache_mb=1)
+    ranker = Ranker([embedder], background_descriptions(), cache_bytes=settings.memory_cache_mb * 2**20)
+    app = create_app(settings, lambda _s, _d: captioner, lambda _s: ranker)
+    long_text = "a photo of a street at night with shops, lights and people " * 66  # ~4,000 characters
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as client:
+            for batch in range(10):
+                candidates = [{"id": str(i), "description": f"{batch}-{i} {long_text}"[:4000]} for i in range(100)]
+                response = await client.post("/v1/recommend", json={"query": "street", "candidates": candidates})
+                assert response.status_code == 200
+    held = sum(c.nbytes for c in (ranker.caches[0], ranker._description_core.cache, ranker._encoder_text.cache, ranker._description_words.cache,
+                                  ranker._request_vectors.cache))
+    assert held <= 2**20, held  # 1,000 texts of 4,000 characters (~8 MB as keys alone) did not all stay
+    assert len(embedder.seen) >= 1000  # every text was embedded once: the bound evicts, it does not refuse

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from conftest import encode, noise_image
 from PIL import Image
 
-from altgen.images.decode import finish_image, open_image, prepare_image, scaled_size
-
 from altgen.errors import ImageRejected
+from altgen.images.decode import DecodePlan, finish_image, open_image, prepare_image, scaled_size
 from altgen.settings import ResizeConfig
-from conftest import encode, noise_image
 
 DEFAULT = ResizeConfig()
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 10_000_000}
@@ -194,3 +195,77 @@ def test_other_formats_decode_whole_and_say_so():
     plan = opened.plan(DEFAULT, min_short_side=224)
     assert plan.decoded_pixels == 800 * 600  # PNG has no reduced decode: the budget counts all of it
     assert finish_image(opened, plan).image.size == (299, 224)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_phone_formats_are_read_upright(fmt):
+    """An iPhone's HEIC and an AVIF, written by the libraries that read them, with a 'rotate 90' orientation."""
+    image = Image.new("RGB", (64, 32), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare(encode(image, fmt, exif=exif.tobytes()), ResizeConfig(halve_rate=1.0))
+    assert prepared.original_size == (32, 64) and prepared.image.size == (32, 64)
+    red, green, _blue = prepared.image.getpixel((16, 32))
+    assert red > 150 and green < 60
+
+
+def test_a_png_whose_rotation_follows_its_pixels_is_turned_after_decoding():
+    """Pillow finds such an EXIF only by decoding: planning must not decode, and the sizes still come out upright."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(noise_image(60, 20), "PNG", exif=exif.tobytes())
+    opened = open_image(data, "late.png", max_bytes=10**7, max_pixels=10**7)
+    plan = opened.plan(ResizeConfig(halve_rate=1.0), min_short_side=None)
+    prepared = finish_image(opened, plan)
+    assert prepared.original_size == prepared.processed_size == prepared.image.size == (20, 60)
+
+
+def test_a_photo_decoded_small_can_be_decoded_again_larger_within_the_rule():
+    """What the text reader reads: the same upload, upright, up to the asked longer side, never past the rule."""
+    prepared = prepare(phone_photo(orientation=6), DEFAULT, min_short_side=240, max_pixels=10**8)
+    assert prepared.image.size == (240, 320)
+    reading = prepared.larger(1600)
+    assert reading.size == (1200, 1600) and reading.mode == "RGB"
+    assert prepared.larger(10_000).size == prepared.processed_size == (1512, 2016)
+    assert prepared.larger(100) is prepared.image  # no larger than what it has: nothing decoded again
+    # Upright like the small one: red grows downwards in both.
+    column = np.asarray(reading)[:, 600, 0].astype(int)
+    assert column[-20] - column[20] > 150
+
+
+def test_a_prepared_photo_keeps_the_upload_not_the_decoders_full_size_pixels():
+    prepared = prepare(encode(noise_image(2000, 1500), "PNG"), DEFAULT, min_short_side=240)
+    data, plan = prepared.source
+    assert isinstance(data, bytes) and plan.target == prepared.image.size == (320, 240)
+    assert prepared.larger(800).size == (800, 600)
+
+
+def test_a_webp_is_decoded_by_libwebp_upright_and_on_white():
+    """Half-transparent red over white, a 'rotate 90' orientation, an animation's first frame."""
+    image = Image.new("RGBA", (80, 40), (255, 0, 0, 128))
+    image.paste((0, 0, 255, 255), (0, 0, 80, 10))  # a blue band along the top as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare(encode(image, "WEBP", lossless=True, exif=exif.tobytes()), ResizeConfig(halve_rate=1.0))
+    assert prepared.original_size == prepared.image.size == (40, 80)
+    red, green, blue = prepared.image.getpixel((10, 40))
+    assert red > 240 and 110 < green < 145 and 110 < blue < 145  # red at half strength over white
+    assert prepared.image.getpixel((35, 40))[2] > 240  # the top band is on the right once upright
+    frames = [Image.new("RGB", (30, 20), colour) for colour in ((0, 200, 0), (200, 0, 0))]
+    animated = io.BytesIO()
+    frames[0].save(animated, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    assert prepare(animated.getvalue(), ResizeConfig(halve_rate=1.0)).image.getpixel((5, 5))[1] > 150
+
+
+def test_the_decode_budget_counts_every_buffer_of_a_decode():
+    def plan(image: Image.Image, fmt: str, **save) -> DecodePlan:
+        return open_image(encode(image, fmt, **save), "p", max_bytes=10**8, max_pixels=10**8).plan(DEFAULT, 240)
+
+    assert plan(Image.new("RGB", (1000, 1000)), "WEBP").decoded_bytes == 4 * 10**6  # libwebp's array and its resize
+    assert plan(Image.new("RGBA", (1000, 1000)), "PNG").decoded_bytes == 9 * 10**6  # + a white background, a mask
+    assert plan(Image.new("L", (1000, 1000)), "PNG").decoded_bytes == 10**6
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    assert plan(Image.new("RGB", (1000, 1000)), "PNG", exif=turned.tobytes()).decoded_bytes == 8 * 10**6
+    phone = open_image(phone_photo(), "p.jpg", max_bytes=10**8, max_pixels=10**8).plan(DEFAULT, 240)
+    assert phone.decoded_bytes == 4 * 504 * 378  # a JPEG counts only what its DCT-scaled decode holds

@@ -16,7 +16,6 @@ from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.engines.remote_embedder import BATCH
 from altgen.composition import background_descriptions
 from altgen.ranking.ranker import description_core
-from altgen.ranking.pace import FIRST_TURN
 from engines import save_tiny_bert, start_infinity, stop
 from test_end_to_end import free_port, start_server
 
@@ -64,12 +63,13 @@ def test_descriptions_are_embedded_by_the_engine_in_batches_with_prefixes_and_ca
         stop(process)
     assert first.status_code == 200 and second.status_code == 200, first.text
     assert first.json() == second.json()
-    # At start-up: one text for the vector length, then the calibration bank BATCH at a time.
-    assert before == 1 + math.ceil(len(background_descriptions()) / BATCH)
-    # New descriptions go a turn at a time (other requests run between turns), one engine request each: the
-    # first FIRST_TURN of them, the rest sized by the time a turn took (never one text each); then the request.
+    # At start-up: one text for the vector length, the calibration bank BATCH at a time, then the few texts
+    # that time the encoder (for admission by cost).
+    assert before == 1 + math.ceil(len(background_descriptions()) / BATCH) + 1
+    # New descriptions go a turn at a time (other requests run between turns), one engine request each, turns
+    # sized by the measured speed (never one text each; a fast engine takes them all in the request's own turn).
     turns = after_first - before - 1
-    assert len(CANDIDATES) > FIRST_TURN and 2 <= turns <= 10, turns
+    assert 0 <= turns <= 10, turns
     assert after_second - after_first == 1  # the descriptions again: from the cache, only the request is new
 
     # The stored vector is the engine's for "passage: <description>", kept under the engine's address and model.

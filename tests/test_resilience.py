@@ -281,13 +281,76 @@ async def test_full_queue_refuses_before_parsing_the_body(make_client):
         assert (await first).status_code == 200 and (await second).status_code == 200
 
 
+async def test_a_client_back_before_its_retry_after_waits_in_line_and_gets_the_next_place(make_client):
+    """Room for one photo, taken. A first refusal is prompt; the same client asking again before its
+    Retry-After (1 s) waits in line instead, and takes the place as soon as one frees: under a storm of
+    such clients the model is never left idle while they are being refused, and refusing costs less."""
+    import time
+
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=1, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = asyncio.create_task(post_photo(client, 31))  # fills the one place
+        await wait_until(lambda: client.app.state.service.admission.waiting() == 1)
+        started = time.monotonic()
+        refused = await post_photo(client, 32)
+        assert refused.status_code == 503 and time.monotonic() - started < 0.5  # a first refusal is prompt
+        in_line = asyncio.create_task(post_photo(client, 33, hash_="in line"))
+        await asyncio.sleep(0.2)
+        assert not in_line.done()  # back within its Retry-After: waiting, not refused
+        gated.release.set()  # the model takes the queued photo: its place goes to the one in line
+        answers = [await first, await second, await in_line]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[2].json()[0]["Hash"] == "in line"
+
+
+async def test_a_client_back_before_its_retry_after_is_refused_when_it_ends_if_no_place_frees(make_client):
+    import time
+
+    gated = GatedCaptioner()
+    async with make_client(captioner_factory=lambda s, d: gated, queue_capacity=1, halve_rate=1.0) as client:
+        first = asyncio.create_task(post_photo(client, 30))
+        await asyncio.to_thread(gated.entered.wait, 5)
+        second = asyncio.create_task(post_photo(client, 31))
+        await wait_until(lambda: client.app.state.service.admission.waiting() == 1)
+        started = time.monotonic()
+        answers = await asyncio.gather(*(post_photo(client, 40 + i, hash_=str(i)) for i in range(5)))
+        waited = time.monotonic() - started
+        gated.release.set()
+        assert (await first).status_code == 200 and (await second).status_code == 200
+    assert [a.status_code for a in answers] == [503] * 5
+    assert all(a.headers["retry-after"] == "1" for a in answers)
+    assert 0.8 <= waited < 3.0  # held until the first refusal's Retry-After ended, no longer
+
+
+def test_refusal_pacer_holds_until_the_window_ends_and_forgets_ended_windows(monkeypatch):
+    from altgen.api import middleware
+
+    now = [100.0]
+    monkeypatch.setattr(middleware.time, "monotonic", lambda: now[0])
+    pacer = middleware.RefusalPacer(max_addresses=2)
+    assert pacer.pause_s("a", 1.0) == 0.0  # first refusal: prompt; the window runs to 101
+    now[0] = 100.25
+    assert pacer.pause_s("a", 1.0) == 0.75  # back early: held to the window's end, which does not move
+    assert pacer.pause_s("b", 1.0) == 0.0  # another client has its own window
+    now[0] = 101.1
+    pacer.pause_s("c", 1.0)
+    assert list(pacer._last) == ["b", "c"]  # a's ended window is forgotten
+    now[0] = 101.2
+    assert pacer.pause_s("a", 1.0) == 0.0  # its window ended: prompt again, a new window
+    for address in ("d", "e", "f"):
+        pacer.pause_s(address, 1.0)
+    assert len(pacer._last) == 2  # and no more addresses than the bound are kept
+
+
 class ThreadRecordingCaptioner(Captioner):
     """A backend with the optional hooks; records which thread ran each and what caption() was given."""
 
     name, device = "threads", "cpu"
 
     def __init__(self):
-        self.threads: dict[str, set[str]] = {"warm_up": set(), "preprocess": set(), "caption": set()}
+        self.threads: dict[str, set[str]] = {"warm_up": set(), "preprocess": set(), "caption": set(), "finish": set()}
         self.features: list[object] = []
 
     def _record(self, hook: str) -> None:
@@ -309,8 +372,14 @@ class ThreadRecordingCaptioner(Captioner):
         self.features.extend(request.features for request in requests)
         return [f"a photo {request.features} wide." for request in requests]
 
+    def finish(self, request, description):
+        self._record("finish")
+        if request.features == 17:
+            raise ValueError("this model cannot finish 17-pixel-wide photos")
+        return description.replace("a photo", "A photo")
 
-async def test_backend_hooks_run_on_the_right_threads_and_a_failing_preprocess_fails_only_its_request(make_client):
+
+async def test_backend_hooks_run_on_the_right_threads_and_a_failing_hook_fails_only_its_request(make_client):
     backend = ThreadRecordingCaptioner()
     async with make_client(captioner_factory=lambda s, d: backend, halve_rate=1.0) as client:
         # Warm-up ran before start-up finished, on the thread that later runs the model.
@@ -324,8 +393,98 @@ async def test_backend_hooks_run_on_the_right_threads_and_a_failing_preprocess_f
         bad, good = await asyncio.gather(bad, good)
         assert bad.status_code == 500 and "odd.png" in bad.json()["error"]
         assert "13-pixel" not in bad.text and bad.headers["x-request-id"] in bad.json()["error"]  # the reason stays in the log
-        assert good.status_code == 200 and good.json()[0]["Description"] == "a photo 40 wide."
+        assert good.status_code == 200 and good.json()[0]["Description"] == "A photo 40 wide."
+        unfinished, good = await asyncio.gather(post_photo(client, 17), post_photo(client, 41))
+        assert unfinished.status_code == 500 and "p.png" in unfinished.json()["error"] and "17-pixel" not in unfinished.text
+        assert good.status_code == 200 and good.json()[0]["Description"] == "A photo 41 wide."
     assert backend.threads["caption"] == backend.threads["warm_up"]
     assert all(name.startswith("model-") for name in backend.threads["caption"])
-    assert all(name.startswith("images") for name in backend.threads["preprocess"])
-    assert backend.features == [40]  # the model got the pre-processed input; the failed request queued nothing
+    assert all(name.startswith("images") for name in backend.threads["preprocess"] | backend.threads["finish"])
+    assert backend.features[0] == 40  # the model got the pre-processed input; the failed request queued nothing
+
+
+async def test_photos_being_decoded_hold_their_place_so_a_burst_is_refused_at_once(make_client, monkeypatch):
+    """Eight requests at once, room for two photos, decoding slow: the queue is empty while they decode, yet
+    only two may be decoding or queued; the others are refused on arrival, not after seconds of decoding."""
+    import time
+
+    import altgen.service
+
+    finish = altgen.service.finish_image
+
+    def slow_finish(*args):
+        time.sleep(2.0)
+        return finish(*args)
+
+    monkeypatch.setattr(altgen.service, "finish_image", slow_finish)
+    async with make_client(queue_capacity=2) as client:
+
+        async def timed(index: int) -> tuple[int, float]:
+            started = time.monotonic()
+            response = await post_photo(client, 30 + index, hash_=str(index))
+            return response.status_code, time.monotonic() - started
+
+        answers = await asyncio.gather(*(timed(i) for i in range(8)))
+    refused = [seconds for status, seconds in answers if status == 503]
+    assert sorted(status for status, _ in answers) == [200, 200] + [503] * 6, answers
+    assert max(refused) < 1.0, answers  # refused on arrival, not after two seconds of decoding
+
+
+class SlowPreprocessCaptioner(Captioner):
+    """Pre-processing waits until released, so a test can send requests while a photo is being pre-processed."""
+
+    name, device = "slow-preprocess", "cpu"
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def preprocess(self, request):
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return request
+
+    def caption(self, requests):
+        return [f"a photo {request.image.size[0]} wide." for request in requests]
+
+
+async def test_an_admitted_photo_keeps_its_place_until_queued_so_its_work_is_never_thrown_away(make_client):
+    """Room for two photos. While the first request's photo is pre-processed, two more arrive: one fits, the
+    other is refused at once. Before, the first photo's place was free again once it was decoded: both
+    newcomers were let in, three photos were pre-processed for two places, and whichever reached the queue
+    last when it was full was refused after all its work (under a storm, most of the work went that way)."""
+    backend = SlowPreprocessCaptioner()
+    async with make_client(captioner_factory=lambda s, d: backend, queue_capacity=2) as client:
+        first = asyncio.ensure_future(post_photo(client, 30, hash_="first"))
+        await wait_until(backend.entered.is_set)
+        second = asyncio.ensure_future(post_photo(client, 31, hash_="second"))
+        third = asyncio.ensure_future(post_photo(client, 32, hash_="third"))
+        await asyncio.wait([second, third], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        backend.release.set()
+        answers = [await first, await second, await third]
+    assert [a.status_code for a in answers] == [200, 200, 503], [a.text for a in answers]
+    assert answers[0].json()[0]["Description"] == "a photo 15 wide."  # halved by the /config rule
+
+
+def test_the_service_keeps_numpys_blas_to_one_thread():
+    """The photo threads already run side by side; OpenBLAS's own workers spun against them (a third of the
+    CPU on two cores). Checked in a fresh process whose BLAS would otherwise start two threads."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from threadpoolctl import threadpool_info\n"
+        "from altgen.composition import build_service\n"
+        "from altgen.settings import Settings\n"
+        "before = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "build_service(Settings())\n"
+        "after = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "print(before, after)\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split("] [")
+    assert "2" in before, done.stdout  # numpy's BLAS is loaded and would use two threads
+    assert after.strip(" []\n") and set(after.strip(" []\n").split(", ")) == {"1"}, done.stdout

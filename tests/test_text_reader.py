@@ -67,12 +67,27 @@ def test_reads_korean_lines_when_tesseract_korean_is_installed(reader):
     assert "고슴도치 먹이 주는 방법" in texts
 
 
+def test_korean_is_read_on_several_threads_at_once_with_the_same_words(reader):
+    """Each photo thread has its own Tesseract engine (an engine is not thread-safe; one behind a lock left
+    photo threads waiting): four threads reading at once get what one thread reads alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if reader.korean is None:
+        pytest.skip("Tesseract's Korean data is not installed (apt-get install tesseract-ocr-kor)")
+    line = np.asarray(page([("고슴도치 먹이 주는 방법", 48)], size=(700, 90), korean=True).convert("L"))
+    alone = reader.korean.words(line)
+    assert [w for w, _ in alone] == ["고슴도치", "먹이", "주는", "방법"]
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        together = list(threads.map(lambda _: reader.korean.words(line), range(16)))
+    assert together == [alone] * 16
+
+
 def test_a_text_free_photo_stops_at_detection_and_claims_no_text(reader, reading_captioner):
     cat = Image.fromarray(skdata.chelsea())
     assert reader.read([cat]) == [[]]
     from altgen.captioning.contract import CaptionRequest
 
-    description = reading_captioner.caption([reading_captioner.preprocess(CaptionRequest(cat))])[0]
+    description = reading_captioner.describe([CaptionRequest(cat)])[0]
     assert "\u201c" not in description and "cat" in description
 
 
@@ -173,3 +188,39 @@ def test_a_huge_flat_image_costs_little_when_it_has_no_text(reader):
     start = time.monotonic()
     assert not reader.has_text(blank)
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("name", ["coins", "horse", "colorwheel"])
+def test_a_box_nearly_as_large_as_the_photo_is_texture_not_a_line(reader, name):
+    """The detector outlines these text-free photos almost whole; such a box does not open the reader."""
+    photo = Image.fromarray(getattr(skdata, name)()).convert("RGB")
+    photo = photo.resize((320, round(320 * photo.height / photo.width)))
+    assert len(reader._boxes(reader._gate, photo)) > 0
+    assert not reader.has_text(photo)
+
+
+def test_a_page_still_opens_the_reader(reader):
+    assert reader.has_text(Image.fromarray(skdata.text()).convert("RGB"))
+    assert reader.has_text(page([("Garden Party", 64), ("Saturday at noon", 36)]).resize((320, 192)))
+
+
+async def test_a_phone_photo_is_classified_small_and_read_large(make_client, reading_captioner):
+    """A 12-megapixel photo of a notice: the classifier and the gate get a 240-pixel copy; the words are read
+    from the upload decoded again at reading size, off the model's thread."""
+    notice = page([("Harbour Ferry Timetable", 150), ("Departures every hour", 80)], size=(4032, 3024))
+    seen: list[tuple[int, int]] = []
+    caption = reading_captioner.caption
+
+    def recording(requests):
+        seen.extend(request.image.size for request in requests)
+        return caption(requests)
+
+    reading_captioner.caption = recording
+    try:
+        async with make_client(captioner_factory=lambda _s, _d: reading_captioner) as client:
+            response = await client.post("/v1/describe", files={"images": ("notice.jpg", encode(notice, "JPEG", quality=90))})
+    finally:
+        del reading_captioner.caption
+    assert response.status_code == 200
+    assert "\u201cHarbour Ferry Timetable\u201d" in response.json()["results"][0]["description"]
+    assert seen == [(320, 240)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any, Awaitable
 
 from altgen.errors import DeadlineExceeded
 
@@ -25,3 +27,12 @@ class Deadline:
 
     def exceeded(self, detail: str = "") -> DeadlineExceeded:
         return DeadlineExceeded(self.budget_s, detail)
+
+
+def gather_outcomes(*awaitables: Awaitable[Any]) -> asyncio.Future[list[Any]]:
+    """``asyncio.gather`` with exceptions as results, for awaiting under a deadline. A request cancelled
+    meanwhile (its client left, the process stops) leaves the gathering's own CancelledError unread: it is
+    read here, or asyncio logs "exception was never retrieved" as an ERROR for what is no error."""
+    gathered = asyncio.gather(*awaitables, return_exceptions=True)
+    gathered.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return gathered

@@ -14,6 +14,21 @@ class RequestRejected(Exception):
         self.headers = headers
 
 
+class TooMuchNewText(RequestRejected):
+    """A ranking request whose new descriptions could not be embedded within a request's deadline even with
+    the encoder to itself (413). ``fits``: how many of them would; the API names its field."""
+
+    def __init__(self, new: int, characters: int, fits: int, speed: float, budget_s: float):
+        super().__init__(
+            413,
+            f"{new} of the descriptions are new to the service ({characters:,} characters) and must be embedded "
+            f"first: at the measured speed ({speed:,.0f} characters a second) that takes about "
+            f"{characters / speed:,.0f} s, past the {budget_s:g} s deadline. About {fits} of them fit in one "
+            "request: send at most that many new descriptions at a time (descriptions already seen cost nothing)",
+        )
+        self.new, self.characters, self.fits = new, characters, fits
+
+
 class ImageRejected(ValueError):
     """An upload that is not a usable photo; ``status`` is the HTTP code that fits."""
 
@@ -47,6 +62,11 @@ class QueueFull(ServiceBusy):
 
     def __reduce__(self):
         return QueueFull, (self.wanted, self.free, self.retry_after_s)
+
+
+class EncoderBusy(ServiceBusy):
+    """The ranking encoder has too much other work queued for this request's new descriptions to be
+    embedded before its deadline (``altgen.admission`` decides)."""
 
 
 class ModelBusy(ServiceBusy):

@@ -7,7 +7,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # Every reason the service refuses a request with, as counted in altgen_requests_rejected_total.
 REJECTION_REASONS = (
-    "queue_full", "deadline", "unauthorized", "forbidden", "too_large", "client_disconnected", "model_busy"
+    "queue_full", "deadline", "unauthorized", "forbidden", "too_large", "client_disconnected", "model_busy",
+    "too_much_text", "encoder_busy",
 )
 SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

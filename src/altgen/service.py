@@ -14,25 +14,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from altgen.admission import Admission
+from altgen.admission import Admission, EncoderAdmission
 from altgen.captioning.contract import CaptionRequest
 from altgen.captioning.local import Captioned
-from altgen.deadline import Deadline
+from altgen.deadline import Deadline, gather_outcomes
 from altgen.errors import DeadlineExceeded, ImageRejected, RequestRejected
-from altgen.images.budget import PixelBudget
+from altgen.images.budget import DecodeBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
-from altgen.ranking.pace import EmbeddingPace
+from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace, cost
 from altgen.ranking.ranker import Ranked, Ranker, normalise_text
+from altgen.ranking.thread import RankingThread, Work
 from altgen.settings import ResizeConfig, Settings
 from altgen.types import Detail, Language
 
 log = logging.getLogger(__name__)
 
-RankerFactory = Callable[[Settings], Ranker]
+RankerFactory = Callable[[Settings], Ranker | None]  # None: a service that only describes (`altgen describe`)
 # Descriptions waiting to be embedded after they were written; beyond this the oldest are dropped.
 WRITTEN_BACKLOG = 10_000
 WRITTEN_GATHER_S = 0.2
+# What the encoders are timed on at start-up: a description of a usual length.
+CALIBRATION_TEXT = "A brown dog runs along a sandy beach beside the sea, with a red ball in its mouth, at sunset."
 
 
 class Captioning(Protocol):
@@ -60,11 +63,21 @@ class ResizeStore(Protocol):
 
 
 class Upload(Protocol):
-    """An uploaded photo as the service reads it (an HTTP file part, say): its size if known, then its bytes."""
+    """An uploaded photo as the service reads it (an HTTP file part, say): its size if known, then its bytes,
+    once; closed as soon as they are read, so that a request holds each photo's bytes once."""
 
     size: int | None
 
     async def read(self) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+async def _read_and_close(upload: Upload) -> bytes:
+    try:
+        return await upload.read()
+    finally:
+        await upload.close()
 
 
 @dataclass(frozen=True)
@@ -106,23 +119,26 @@ class AltTextService:
         self.captioning = captioning
         self._ranker_factory = ranker_factory
         self.ranker: Ranker | None = None
-        # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own.
+        # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own,
+        # where small requests go before the turns of large ones.
         self._image_pool = image_pool
-        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
-        self._embedding_pace = EmbeddingPace()
+        self._ranking = RankingThread()
+        self._embedding_pace = EmbeddingPace(settings.embedding_turn_s)
+        self.encoder_admission = EncoderAdmission(metrics)
         self._resize_store = resize_store
         # Descriptions just written, to embed for later searches (bounded: the oldest are dropped first).
         self._written: collections.deque[str] = collections.deque(maxlen=WRITTEN_BACKLOG)
         self._embed_written_task: asyncio.Task | None = None
         # Two of the largest accepted photos may decode at once; smaller ones share the same budget.
-        self._decode_budget = PixelBudget(2 * settings.max_image_pixels)
+        self._decode_budget = DecodeBudget(settings.decode_memory_mb * 2**20)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._resize_store is not None:
             await self._resize_store.start(self._take_resize)
-        self.ranker = await loop.run_in_executor(self._text_pool, self._ranker_factory, self.settings)
+        self.ranker = await self._ranking.run(Work.SMALL, self._ranker_factory, self.settings)
+        if self.ranker is not None:  # `altgen describe` runs without one
+            await self._measure_encoder()
         await self.captioning.start()
 
     async def stop(self) -> None:
@@ -132,7 +148,7 @@ class AltTextService:
             await self._resize_store.stop()
         await self.captioning.stop()
         self._image_pool.shutdown(wait=False, cancel_futures=True)
-        self._text_pool.shutdown(wait=False, cancel_futures=True)
+        self._ranking.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -173,31 +189,29 @@ class AltTextService:
         for label, upload in uploads:
             if upload.size is not None and upload.size > settings.max_file_bytes:
                 raise ImageRejected(label, f"the file is {upload.size} bytes; the limit is {settings.max_file_bytes} bytes", status=413)
-        self.admission.check(len(uploads))
         # The deadline covers decoding too: a request of many huge photos answers 504 on time, and its
         # photos still waiting for the decode budget are never decoded.
         deadline = Deadline.after(settings.request_timeout_s)
         resize = self.resize  # one rule for every photo of this request, even if /config changes meanwhile
-        contents = [await upload.read() for _label, upload in uploads]
-        try:
-            prepared = await asyncio.wait_for(
-                asyncio.gather(
-                    *(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents)),
-                    return_exceptions=True,
-                ),
-                deadline.left(),
-            )
-        except (asyncio.TimeoutError, TimeoutError):
-            raise deadline.exceeded("decoding the photos") from None
-        rejected = [p for p in prepared if isinstance(p, ImageRejected)]
-        if len(rejected) == 1:
-            raise rejected[0]
-        if rejected:
-            raise RequestRejected(max(r.status for r in rejected), "; ".join(str(r) for r in rejected))
-        for outcome in prepared:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return await self.describe(prepared, language, detail, deadline)
+        # The request's places are held from here until its photos are queued (see Admission.preparing).
+        with self.admission.preparing(len(uploads)):
+            contents = [await _read_and_close(upload) for _label, upload in uploads]
+            try:
+                prepared = await asyncio.wait_for(
+                    gather_outcomes(*(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents))),
+                    deadline.left(),
+                )
+            except (asyncio.TimeoutError, TimeoutError):
+                raise deadline.exceeded("decoding the photos") from None
+            rejected = [p for p in prepared if isinstance(p, ImageRejected)]
+            if len(rejected) == 1:
+                raise rejected[0]
+            if rejected:
+                raise RequestRejected(max(r.status for r in rejected), "; ".join(str(r) for r in rejected))
+            for outcome in prepared:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return await self.describe(prepared, language, detail, deadline)
 
     async def prepare(self, name: str, data: bytes, resize: ResizeConfig | None = None) -> PreparedImage:
         """Checks the header, then decodes within the pixel budget: a decode's pixels are given back when
@@ -209,7 +223,7 @@ class AltTextService:
             lambda: open_image(data, name, max_bytes=settings.max_file_bytes, max_pixels=settings.max_image_pixels),
         )
         plan = opened.plan(resize or self.resize, self.captioning.min_short_side)
-        taken = await self._decode_budget.take(plan.decoded_pixels)
+        taken = await self._decode_budget.take(plan.decoded_bytes)
         decoding = self._image_pool.submit(finish_image, opened, plan)
         decoding.add_done_callback(lambda _done: self._on_loop(loop, self._decode_budget.give_back, taken))
         return await asyncio.wrap_future(decoding)
@@ -229,7 +243,7 @@ class AltTextService:
     ) -> list[Description]:
         """Describes every image by ``deadline`` (default: the request deadline from now)."""
         deadline = deadline or Deadline.after(self.settings.request_timeout_s)
-        requests = [CaptionRequest(image.image, language, detail) for image in images]
+        requests = [CaptionRequest(image.image, language, detail, larger=image.larger) for image in images]
         captioned = await self.captioning.caption(requests, [image.name for image in images], deadline)
         self._remember_written([c.text for c in captioned])
         return [Description(image, c.text, c.queued_s, c.inference_s) for image, c in zip(images, captioned)]
@@ -246,11 +260,14 @@ class AltTextService:
     async def _embed_written(self) -> None:
         while self._written:
             await asyncio.sleep(WRITTEN_GATHER_S)  # gather what many answers wrote into one turn
-            batch = [self._written.popleft() for _ in range(min(self._embedding_pace.turn_size(), len(self._written)))]
+            batch, budget = [], self._embedding_pace.turn_units()
+            while self._written and budget > 0:
+                batch.append(self._written.popleft())
+                budget -= len(batch[-1]) + TEXT_OVERHEAD
             missing = self.ranker.uncached(batch)
             if missing:
                 try:
-                    await self._embed_turn(missing)
+                    await self._embed_turn(missing, Work.BACKGROUND)
                 except Exception:  # noqa: BLE001 - a search will embed them; the answer went out long ago
                     log.exception("embedding written descriptions failed")
 
@@ -263,9 +280,10 @@ class AltTextService:
     async def rank(self, query: str, descriptions: Sequence[str]) -> list[Found]:
         """Every description ranked for ``query``, best first, each with whether it answers it.
 
-        New descriptions are embedded a turn (about a quarter second) at a time on the ranking thread,
-        so that other requests' work runs between the turns of a large one (a small request waits for one
-        turn, not for 2,000 descriptions), and a request that gives up or passes its deadline stops."""
+        New descriptions are embedded a turn (about ``embedding_turn_s``) at a time on the ranking thread,
+        where small requests go first, so a small request waits for at most one turn of a large one; a
+        request whose new descriptions cannot be embedded before its deadline is refused at once (413, or
+        503 while other requests' turns fill the time), and one that gives up or passes its deadline stops."""
         ranker = self.ranker
         assert ranker is not None, "service not started"
         deadline = Deadline.after(self.settings.request_timeout_s)
@@ -278,23 +296,53 @@ class AltTextService:
     async def _rank_within(self, ranker: Ranker, query: str, descriptions: Sequence[str], deadline: Deadline) -> list[Ranked]:
         # Dictionary look-ups only, so on the event loop: a small request is then one turn on the thread.
         missing = ranker.uncached(descriptions)
+        units = [len(text) + TEXT_OVERHEAD for text in missing]
+        pace, request = self._embedding_pace, object()
         done = 0
-        # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
-        while len(missing) - done > (turn_size := self._embedding_pace.turn_size()):
-            if deadline.passed():
-                raise self._too_many_new(deadline, len(missing), done)
-            turn = missing[done : done + turn_size]
-            await self._embed_turn(turn)
-            done += len(turn)
+        try:
+            # New descriptions go a turn at a time; the last turn's worth is embedded in the ranking's own turn.
+            while sum(units[done:]) > pace.turn_units():
+                if deadline.passed():
+                    raise self._too_many_new(deadline, len(missing), done)
+                self.encoder_admission.check(request, units[done:], pace.units_per_s, deadline)
+                size = pace.turn_size(missing, done)
+                await self._embed_turn(missing[done : done + size], Work.TURN)
+                done += size
+        finally:
+            self.encoder_admission.done(request)
         if deadline.passed():
             raise self._too_many_new(deadline, len(missing), done)
-        return await asyncio.get_running_loop().run_in_executor(self._text_pool, ranker.rank, query, descriptions)
+        return await self._ranking.run(Work.SMALL, ranker.rank, query, descriptions)
 
-    async def _embed_turn(self, passages: list[str]) -> None:
-        """One turn of embedding on the ranking thread, timed to size the next turns."""
-        started = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(self._text_pool, self.ranker.embed_passages, passages)
-        self._embedding_pace.record(len(passages), time.perf_counter() - started)
+    async def _measure_encoder(self) -> None:
+        """Times the encoders on a few texts at start-up, so that the first large request is already admitted
+        (or refused) by its cost. Nothing is cached; a failure only leaves the speed to the first turn."""
+        ranker = self.ranker
+        texts = [f"{i}: {CALIBRATION_TEXT}" for i in range(4)]
+
+        def timed() -> float:
+            started = time.perf_counter()
+            for embedder in ranker.embedders:
+                embedder.embed(texts, "passage")
+            return time.perf_counter() - started
+
+        try:
+            self._embedding_pace.record(cost(texts), await self._ranking.run(Work.SMALL, timed))
+        except Exception:  # noqa: BLE001 - an engine not up yet: the first turn measures instead
+            log.warning("could not time the encoder at start-up; the first ranking turn will", exc_info=True)
+
+    async def _embed_turn(self, passages: list[str], work: Work) -> None:
+        """One turn of embedding on the ranking thread, timed there (not the wait for it) to size the next turns."""
+        ranker = self.ranker
+
+        def timed() -> tuple[int, float]:
+            started = time.perf_counter()
+            encoded = ranker.embed_passages(passages)
+            return encoded, time.perf_counter() - started
+
+        encoded, seconds = await self._ranking.run(work, timed)
+        if encoded:  # texts found in a cache say nothing of the encoder's speed
+            self._embedding_pace.record(encoded, seconds)
 
     @staticmethod
     def _too_many_new(deadline: Deadline, new: int, done: int) -> DeadlineExceeded:

@@ -141,7 +141,19 @@ class Settings(BaseSettings):
         "must also share a word with the request unless its relevance is 3 above this.",
     )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
-    embedding_cache_entries: int = Field(100_000, ge=0, description="Description embeddings kept in memory per encoder (LRU).")
+    embedding_turn_s: float = Field(
+        0.1,
+        gt=0,
+        le=5,
+        description="Time one turn of a large ranking request's new descriptions takes on the ranking thread; small "
+        "requests go between turns, so this is the most a large request delays a small one.",
+    )
+    memory_cache_mb: int = Field(
+        256,
+        ge=1,
+        description="Memory the ranking caches may hold, in MB (least recently used go first): three quarters for "
+        "description embeddings, shared by the encoders, a quarter for the descriptions' prepared text and words.",
+    )
     cache_path: str = Field(
         "auto",
         description="File that keeps description embeddings across restarts and processes (SQLite); 'auto' = "
@@ -170,15 +182,37 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(64, ge=1, description="Most images in one request.")
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest accepted request body.")
     max_image_pixels: int = Field(50_000_000, ge=1, description="Largest accepted width x height (decompression bombs).")
+    decode_memory_mb: int = Field(
+        1024, ge=16, description="Memory the photos being decoded may hold at once, every decoded buffer counted; "
+        "photos wait for room (a photo needing more than all of it decodes alone)."
+    )
     max_candidates: int = Field(10_000, ge=1, description="Most candidates in one recommend request.")
     max_text_chars: int = Field(4_000, ge=1, description="Longest query or description accepted for ranking.")
 
-    keep_alive_s: float = Field(75.0, gt=0, description="Idle HTTP keep-alive; above a load balancer's idle timeout avoids resets.")
+    keep_alive_s: float = Field(
+        5.0,
+        gt=0,
+        description="Idle HTTP keep-alive between requests; behind a load balancer, set it above the balancer's idle "
+        "timeout (under pressure the longest-idle connections are closed first anyway).",
+    )
     header_timeout_s: float = Field(
         10.0, gt=0, description="Time a connection has to send each request's headers; silent connections are closed."
     )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Window in which a request body must bring body_min_rate bytes a second, or get 408 and be closed."
+    )
+    body_min_rate: int = Field(500, ge=1, description="Least bytes a second a request body must arrive at (see body_timeout_s).")
     max_connections: int = Field(
-        4096, ge=1, description="Most open connections; a new one beyond it is closed at once (keep below the file limit)."
+        4096,
+        ge=1,
+        description="Most open connections (keep below the file limit); beyond it the longest-idle one is closed to let a "
+        "new one in, else a body arriving too slowly, else the new one is refused.",
+    )
+    max_connections_per_client: int = Field(
+        512, ge=1, description="Most open connections from one remote address (behind a proxy, raise it to max_connections)."
+    )
+    ops_connections: int = Field(
+        32, ge=0, description="Connections kept beyond max_connections for /health, /ready and /metrics only."
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish.")
     restart_backoff_s: float = Field(1.0, ge=0, description="Pause before a crashed device consumer is restarted.")

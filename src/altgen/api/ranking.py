@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from altgen.errors import RequestRejected
+from altgen.errors import RequestRejected, TooMuchNewText
 from altgen.service import AltTextService, Found
 
 
@@ -27,4 +27,7 @@ async def checked_rank(
             raise RequestRejected(
                 413, f"field '{items_field}': item {i} has {len(text)} characters; the limit is {settings.max_text_chars}"
             )
-    return await service.rank(query, descriptions)
+    try:
+        return await service.rank(query, descriptions)
+    except TooMuchNewText as exc:
+        raise RequestRejected(exc.status, f"field '{items_field}': {exc.message}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 
@@ -21,6 +21,9 @@ class CaptionRequest:
     features: Any = field(default=None, compare=False, repr=False)
     # When the request holding this photo gives up (time.monotonic()); a call to a remote engine must end by then.
     deadline: float | None = field(default=None, compare=False)
+    # The same photo decoded again from its upload with up to this many pixels on its longer side (never more
+    # than the /config rule's size), for work that needs more pixels than ``image`` has; None: ``image`` is all.
+    larger: Callable[[int], Image.Image] | None = field(default=None, compare=False, repr=False)
 
 
 class Captioner:
@@ -29,8 +32,10 @@ class Captioner:
     Every hook the service calls is declared here, with what it does when a backend leaves it out:
     ``preprocess`` runs on a request thread before queueing (thread-safe, CPU only) so that the
     device's thread spends its time on the model; ``warm_up`` runs on the model thread before the
-    service says it is ready (compilation, memory); ``caption`` runs on the model thread;
-    ``reachable`` runs on a helper thread every few seconds while the service is up.
+    service says it is ready (compilation, memory); ``caption`` runs on the model thread; ``finish``
+    runs on a request thread after it, one photo at a time (thread-safe: CPU work on a photo's answer
+    that must not hold up the next batch); ``reachable`` runs on a helper thread every few seconds
+    while the service is up.
     """
 
     name: str
@@ -52,6 +57,10 @@ class Captioner:
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         raise NotImplementedError
 
+    def finish(self, request: CaptionRequest, description: str) -> str:
+        """One photo's description completed after ``caption`` (``request`` as ``preprocess`` left it); by default as is."""
+        return description
+
     def reachable(self) -> bool:
         """Whether the model can take work now (/ready says no while it cannot); a model in this process always can."""
         return True
@@ -65,3 +74,13 @@ class Captioner:
     def preprocesses(self) -> bool:
         """Whether this backend has pre-processing of its own (else the service skips the thread hop)."""
         return type(self).preprocess is not Captioner.preprocess
+
+    @property
+    def finishes(self) -> bool:
+        """Whether this backend completes descriptions after ``caption`` (else the service skips the thread hop)."""
+        return type(self).finish is not Captioner.finish
+
+    def describe(self, requests: Sequence[CaptionRequest]) -> list[str]:
+        """Every stage in turn on this thread, for callers without the service (tests, measurements)."""
+        prepared = [self.preprocess(request) for request in requests]
+        return [self.finish(request, text) for request, text in zip(prepared, self.caption(prepared))]

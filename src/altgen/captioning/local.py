@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Sequence
 from altgen.admission import Admission
 from altgen.captioning.batching import ConsumerCrashed, DeviceConsumer, JobQueue
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.deadline import Deadline
+from altgen.deadline import Deadline, gather_outcomes
 from altgen.errors import ModelBusy, ModelFailed
 from altgen.metrics import Metrics
 from altgen.settings import Settings
@@ -163,7 +163,7 @@ class LocalCaptioning:
         jobs = self.queue.submit(requests, deadline.at)
         futures = [job.future for job in jobs]
         try:
-            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), deadline.left())
+            outcomes = await asyncio.wait_for(gather_outcomes(*futures), deadline.left())
         except (asyncio.TimeoutError, TimeoutError):
             raise deadline.exceeded() from None
         finally:
@@ -179,23 +179,40 @@ class LocalCaptioning:
                 # Our own words (a crashed worker) may be told; a model's exception text stays in the log.
                 reason = f" ({outcome})" if isinstance(outcome, ConsumerCrashed) else ""
                 raise ModelFailed(f"the model could not describe '{name}'{reason}")
+        texts = await self._finish(requests, outcomes, names, deadline)
         return [
             Captioned(text, job.started_at - job.enqueued_at, job.finished_at - job.started_at)
-            for job, text in zip(jobs, outcomes)
+            for job, text in zip(jobs, texts)
         ]
+
+    async def _finish(self, requests: list[CaptionRequest], texts: list[str], names: Sequence[str], deadline: Deadline) -> list[str]:
+        """The backend's work after the model, on the image threads (the device's thread is on the next batch)."""
+        if not self.captioners[0].finishes:
+            return texts
+        try:
+            return await self._per_photo(
+                self.captioners[0].finish, list(zip(requests, texts)), names, "finishing", "describe", deadline.left()
+            )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise deadline.exceeded() from None
 
     async def _preprocess(self, requests: list[CaptionRequest], names: Sequence[str]) -> list[CaptionRequest]:
         """The backend's CPU work for each photo, in parallel on the image threads, so that a device's
         thread only runs the model (all replicas share one backend class, so the first one's will do)."""
         if not self.captioners[0].preprocesses:
             return requests
-        preprocess = self.captioners[0].preprocess
+        return await self._per_photo(self.captioners[0].preprocess, [(r,) for r in requests], names, "pre-processing", "read")
+
+    async def _per_photo(
+        self, function: Callable, arguments: list[tuple], names: Sequence[str], stage: str, verb: str, timeout: float | None = None
+    ) -> list:
+        """``function`` on each photo's arguments at once on the image threads, within ``timeout``; a photo it
+        fails on is logged and fails the request as a model error naming the photo."""
         loop = asyncio.get_running_loop()
-        outcomes = await asyncio.gather(
-            *(loop.run_in_executor(self._image_pool, preprocess, request) for request in requests), return_exceptions=True
-        )
+        running = [loop.run_in_executor(self._image_pool, function, *args) for args in arguments]
+        outcomes = await asyncio.wait_for(gather_outcomes(*running), timeout)
         for name, outcome in zip(names, outcomes):
             if isinstance(outcome, Exception):
-                log.error("pre-processing failed on %s: %r", name, outcome)
-                raise ModelFailed(f"the model could not read '{name}'")
+                log.error("%s failed on %s: %r", stage, name, outcome)
+                raise ModelFailed(f"the model could not {verb} '{name}'")
         return outcomes

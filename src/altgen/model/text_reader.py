@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
+GATE_SIDE = 320  # the gate's copy, longer side (chosen on the text evaluation's dev half)
+READ_SIDE = 1600  # what a photo is read at, at most, longer side
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,12 @@ class TextReader:
     def __init__(
         self,
         *,
-        gate_side: int = 640,
-        read_side: int = 1600,
+        gate_side: int = GATE_SIDE,
+        read_side: int = READ_SIDE,
         line_confidence: float = 0.8,
         word_confidence: float = 0.6,
         min_text_pixels: int = 8,
+        max_line_share: float = 0.8,
         max_lines: int = 40,
         korean: bool = True,
     ):
@@ -98,10 +101,15 @@ class TextReader:
         self.line_confidence = line_confidence
         self.word_confidence = word_confidence
         self.min_text_pixels = min_text_pixels
+        self.max_line_share = max_line_share
         self.max_lines = max_lines
+        self.gate_side, self.read_side = gate_side, read_side
+        # One thread per call: the service runs several photos at once on its own threads, and ONNX Runtime's
+        # own pool would only spin against them.
         models = {"Det.model_path": wheel_model(DET_MODEL), "Rec.model_path": wheel_model(REC_MODEL),
-                  "Global.use_cls": False, "Global.log_level": "error", "Det.limit_type": "max"}
-        # Two detectors: the gate's small copy (request threads) and the reading size (model thread).
+                  "Global.use_cls": False, "Global.log_level": "error", "Det.limit_type": "max",
+                  "EngineConfig.onnxruntime.intra_op_num_threads": 1, "EngineConfig.onnxruntime.inter_op_num_threads": 1}
+        # Two detectors: the gate's small copy and the reading size.
         self._gate = RapidOCR(params={**models, "Det.limit_side_len": gate_side})._load_det_model()
         engine = RapidOCR(params={**models, "Det.limit_side_len": read_side})
         self._detector = engine._load_det_model()
@@ -120,9 +128,13 @@ class TextReader:
         return np.array([min(_quad_size(q)) >= self.min_text_pixels for q in boxes], dtype=bool) if len(boxes) else np.zeros(0, bool)
 
     def has_text(self, image: Image.Image) -> bool:
-        """Whether detection on a small copy finds any legible line (thread-safe: runs on request threads)."""
-        boxes = self._boxes(self._gate, image)
-        return bool(self._legible(boxes).any())
+        """Whether detection on a small copy finds any legible line (thread-safe: runs on request threads).
+        A "line" nearly as tall as the whole photo is a textured area (foliage, fur, ripples), not text: on
+        the text evaluation's dev half such boxes were 0.91-0.99 of the shorter side on every text-free photo
+        the gate let through, and at most 0.64 on a photo with text (a stop sign close up)."""
+        heights = [min(_quad_size(q)) for q in self._boxes(self._gate, image)]
+        tallest_line = self.max_line_share * min(image.size)
+        return any(self.min_text_pixels <= height <= tallest_line for height in heights)
 
     def read(self, images: Sequence[Image.Image]) -> list[list[TextLine]]:
         """The sure lines of each photo, in reading order; recognition batched over all the photos' lines."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from altgen.ranking.broader_words import BroaderWords
+from altgen.ranking.byte_lru import memoised, size_of_text, size_of_words
 from altgen.ranking.contract import Embedder
 from altgen.ranking.embedding_cache import CachedPassages
 from altgen.ranking.embedding_store import EmbeddingStore
@@ -187,7 +187,7 @@ class Ranker:
         lexical_weight: float = 0.0,
         text_weight: float = 3.0,
         match_threshold: float = float("-inf"),
-        cache_entries: int = 100_000,
+        cache_bytes: int = 256 * 2**20,
     ):
         if not embedders or len(background) < 2:
             raise ValueError("a ranker needs at least one embedder and a background of several descriptions")
@@ -202,14 +202,25 @@ class Ranker:
         self.lexical_weight = lexical_weight
         self.text_weight = text_weight
         self.match_threshold = match_threshold
-        self.caches = [CachedPassages(e, cache_entries, store) for e in self.embedders]
+        # The in-memory caches share cache_bytes: three quarters for the encoders' vectors (a sixteenth of the
+        # whole for requests', the rest for descriptions'), a quarter for text work.
+        request_share = cache_bytes // 16
+        vector_share = (cache_bytes * 3 // 4 - request_share) // len(self.embedders)
+        self.caches = [CachedPassages(e, vector_share, store) for e in self.embedders]
         # The encoders run side by side: their engines (numpy, C) release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
         self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]
         # Per-description text work is cached like the embeddings, so re-sent candidates cost lookups only.
-        self._description_core = lru_cache(maxsize=max(1, cache_entries))(description_core)
-        self._encoder_text = lru_cache(maxsize=max(1, cache_entries))(encoder_text)
-        self._description_words = lru_cache(maxsize=max(1, cache_entries))(self._words_and_broader)
+        text_share = cache_bytes // 12
+        size_of_pair = lambda k, v: size_of_text(k) + size_of_text(v)  # noqa: E731
+        self._description_core = memoised(description_core, text_share, size_of_pair)
+        self._encoder_text = memoised(encoder_text, text_share, size_of_pair)
+        self._description_words = memoised(self._words_and_broader, text_share, lambda k, v: size_of_text(k) + size_of_words(v))
+        # A request asked again (the same search, a page retried) costs no encoding: under load, encoding
+        # requests took a sixth of the CPU that describing photos needed.
+        self._request_vectors = memoised(
+            self._encode_request, request_share, lambda k, v: size_of_text(" ".join(k[1])) + v.nbytes + 112
+        )
 
     @property
     def name(self) -> str:
@@ -220,14 +231,18 @@ class Ranker:
         passages = dict.fromkeys(self._description_core(d) for d in descriptions)
         return [p for p in passages if any(self._encoder_text(p) not in cache for cache in self.caches)]
 
-    def embed_passages(self, passages: Sequence[str]) -> None:
+    def embed_passages(self, passages: Sequence[str]) -> int:
         """Embeds prepared description texts into every encoder's cache, and finds their words (one turn of a
-        large request, or descriptions the service just wrote): the request's own turn then only looks them up."""
+        large request, or descriptions the service just wrote): the request's own turn then only looks them up.
+        Returns the cost of what an encoder really had to embed (texts another request or the cache file
+        already had cost nothing), so that the pace is measured on real work."""
         texts = list(dict.fromkeys(self._encoder_text(p) for p in passages))
+        before = [cache.encoded_units for cache in self.caches]
         for cache in self.caches:
             cache.embed(texts)
         for passage in passages:
             self._description_words(passage)
+        return max(cache.encoded_units - units for cache, units in zip(self.caches, before))
 
     def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
         """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
@@ -256,10 +271,14 @@ class Ranker:
         return [request, " ".join(english)] if english else [request]
 
     def _embed_request(self, index: int, phrasings: list[str]) -> np.ndarray:
+        return self._request_vectors((index, tuple(phrasings)))
+
+    def _encode_request(self, key: tuple[int, tuple[str, ...]]) -> np.ndarray:
+        index, phrasings = key
         embedder = self.embedders[index]
         if getattr(embedder, "english_phrasing_only", False):
             phrasings = phrasings[-1:]
-        return embedder.embed(phrasings, "query")
+        return embedder.embed(list(phrasings), "query")
 
     def _relevance(self, index: int, queries: np.ndarray, passages: list[str]) -> np.ndarray:
         """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
