@@ -87,8 +87,8 @@ def answers(photo: dict) -> list[str]:
     return [word for word in photo["truth"] if word not in GENERAL]
 
 
-async def through_the_api(photos: list[dict], unanswerable: list[dict], captioner: ImageNetCaptioner) -> dict:
-    app = create_app(Settings(devices="cpu", max_batch_size=8), captioner_factory=lambda _settings, _device: captioner)
+async def through_the_api(photos: list[dict], unanswerable: list[dict], captioner: ImageNetCaptioner, **settings) -> dict:
+    app = create_app(Settings(devices="cpu", max_batch_size=8, **settings), captioner_factory=lambda _settings, _device: captioner)
     async with LifespanManager(app, startup_timeout=300) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://eval", timeout=300) as client:

@@ -125,7 +125,7 @@ async def test_the_in_memory_caches_stay_within_their_bytes_however_long_the_tex
                 candidates = [{"id": str(i), "description": f"{batch}-{i} {long_text}"[:4000]} for i in range(100)]
                 response = await client.post("/v1/recommend", json={"query": "street", "candidates": candidates})
                 assert response.status_code == 200
-    held = sum(c.nbytes for c in (ranker.caches[0], ranker._description_core.cache, ranker._description_words.cache,
+    held = sum(c.nbytes for c in (ranker.caches[0], ranker._description_core.cache, ranker._encoder_text.cache, ranker._description_words.cache,
                                   ranker._request_vectors.cache))
     assert held <= 2**20, held  # 1,000 texts of 4,000 characters (~8 MB as keys alone) did not all stay
     assert len(embedder.seen) >= 1000  # every text was embedded once: the bound evicts, it does not refuse

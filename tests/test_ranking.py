@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altgen.ranking.ranker import description_core, request_core
+from altgen.ranking.ranker import description_core, encoder_text, request_core
 
 DESCRIPTIONS = [
     "Image may contain: a cat.",
@@ -96,3 +96,34 @@ def test_a_misspelt_english_word_still_matches():
 
     vocabulary = {"guitar", "espresso", "cat", "sushi"}
     assert corrected_typos({"guitr", "expresso", "cta", "sushi"}, vocabulary) == {"guitar", "espresso"}
+
+
+def test_the_encoders_read_a_description_without_its_scene_sentence():
+    assert encoder_text("a balloon. Scene: outdoors.") == "a balloon."
+    assert encoder_text("Scene: outdoors. A black-and-white photo.") == "A black-and-white photo."
+    assert encoder_text("사진에 있을 수 있는 것: 성. 장면: 실외, 역사적 건물, 하늘.") == "사진에 있을 수 있는 것: 성."
+    assert encoder_text("Scene: outdoors, mountains.") == "Scene: outdoors, mountains."  # nothing else to read
+
+
+SCENE_DESCRIPTIONS = [
+    "Image may contain: a balloon. Scene: outdoors.",
+    "Scene: outdoors. A black-and-white photo.",
+    "Image may contain: a zebra.",
+    "Image may contain: possibly a canoe. Scene: outdoors, mountains, sky.",
+    "Image may contain: possibly a palace or a mosque. Scene: outdoors, a historic building.",
+]
+
+
+@pytest.mark.parametrize("query", ["the city at night", "snow-covered mountains", "눈 덮인 산", "a waterfall", "birthday cake",
+                                   "an umbrella"])
+def test_a_bare_scene_sentence_does_not_make_a_match(ranker, query):
+    # Read by the encoder, "Scene: outdoors." put these requests past the bar for a match with no shared word.
+    descriptions = SCENE_DESCRIPTIONS[:3]
+    best = ranker.rank(query, descriptions)[0]
+    assert not ranker.is_match(best), (query, descriptions[best.index], best)
+
+
+@pytest.mark.parametrize(("query", "expected"), [("mountains", 3), ("산 사진", 3), ("궁전", 4), ("a palace", 4)])
+def test_scene_words_still_find_their_photo(ranker, query, expected):
+    best = ranker.rank(query, SCENE_DESCRIPTIONS)[0]
+    assert best.index == expected and ranker.is_match(best), (query, best)

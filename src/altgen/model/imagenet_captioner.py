@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.model.faces import FaceCounter
 from altgen.model.photo_properties import describe_properties, notable_property
+from altgen.model.scenes import Scene, SceneReader, kind_of
 from altgen.model.text_words import with_text
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
 
@@ -150,6 +151,8 @@ class ImageNetCaptioner(Captioner):
         alternative_confidence: float = 0.05,
         max_claims: int = 3,
         long_max_claims: int = 5,
+        background_lift: float = 2.0,
+        scenes: bool = True,
         torch_threads: int = 0,
         faces: FaceCounter | None = None,
         dtype: torch.dtype | None = None,
@@ -177,6 +180,12 @@ class ImageNetCaptioner(Captioner):
         self._pool = np.zeros((len(self.classes), len(self._names)), dtype=np.float32)
         for index, words in enumerate(self.classes):
             self._pool[index, name_index[words.basic]] = 1.0
+        # A name pooling many classes (118 dog breeds) gets their share of a flat guess for free: it is
+        # news only at background_lift times that share. Its kind keeps a hedge to one kind of thing.
+        self.background_lift = background_lift
+        self._background = dict(zip(self._names, self._pool.sum(axis=0) / len(self.classes)))
+        self._kind = {self._names[i]: kind_of(self.classes[int(np.argmax(self._pool[:, i]))].chain) for i in range(len(self._names))}
+        self.scenes = SceneReader(self.classes) if scenes else None
         self._members: dict[str, list[int]] = defaultdict(list)
         for index, words in enumerate(self.classes):
             for category in words.categories:
@@ -232,6 +241,10 @@ class ImageNetCaptioner(Captioner):
         pooled = probs @ self._pool
         return {self._names[i]: float(pooled[i]) for i in np.argsort(-pooled)}
 
+    def _news(self, name: tuple[str, str], probability: float, least: float) -> bool:
+        """At least ``least``, and well above what the name's share of classes gets by chance."""
+        return probability >= max(least, self.background_lift * self._background[name])
+
     def claims(self, probs: np.ndarray, max_claims: int = 3) -> list[Claim]:
         """Every basic-level name at or above the stated band, most confident first; with none, the
         top name hedged with up to two runners-up (under a confident general category when there is
@@ -242,8 +255,10 @@ class ImageNetCaptioner(Captioner):
             return stated
         (english, korean), p = ranked[0]
         general = self._general_claim(probs, english)
-        if p >= self.hedge_confidence:
-            others = tuple(name for name, q in ranked[1:3] if q >= self.alternative_confidence)
+        if self._news((english, korean), p, self.hedge_confidence):
+            kind = self._kind[(english, korean)]
+            others = tuple(name for name, q in ranked[1:3]
+                           if self._kind[name] == kind and self._news(name, q, self.alternative_confidence))
             return [Claim(english, korean, p, hedged=True, general=general, others=others)]
         return [general] if general else []
 
@@ -278,20 +293,34 @@ class ImageNetCaptioner(Captioner):
         in alt text when nothing is stated for sure (a guess alone tells a reader little)."""
         max_claims = self.max_claims[request.detail]
         claims = self.claims(probs, max_claims)
-        faces = self._features(request).faces
-        if faces:
-            claims = [people_claim(faces), *claims][:max_claims]
+        features = self._features(request)
+        small = features.small if features.small is not None else request.image
+        if features.faces:
+            claims = [people_claim(features.faces), *claims][:max_claims]
+        scene = self.scene(request, probs)
+        scene_text = scene.sentence(request.language)
         if not claims:
-            return describe_properties(self._features(request).small, request.language)
+            if scene_text is None:
+                return describe_properties(small, request.language)
+            notable = notable_property(small, request.language)
+            return f"{scene_text} {notable}" if notable else scene_text
         text = sentence(claims, request.language)
+        if scene_text:
+            text = f"{text} {scene_text}"
         only_guesses = all(claim.hedged for claim in claims)
         wanted = request.detail == "long" or only_guesses
-        notable = notable_property(self._features(request).small, request.language) if wanted else None
+        notable = notable_property(small, request.language) if wanted else None
         text = f"{text} {notable}" if notable else text
         if request.detail == "long":
             runners_up = self._runners_up(probs, claims, request.language)
             text = f"{text} {runners_up}" if runners_up else text
         return text
+
+    def scene(self, request: CaptionRequest, probs: np.ndarray) -> Scene:
+        if not self.scenes:
+            return Scene()
+        small = self._features(request).small
+        return self.scenes.read(probs, small if small is not None else request.image)
 
     def _runners_up(self, probs: np.ndarray, claims: Sequence[Claim], language: str, most: int = 3) -> str | None:
         """For a long description: how sure the classifier is of each name it gave, and the names it also

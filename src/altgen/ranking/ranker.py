@@ -60,6 +60,18 @@ def description_core(description: str) -> str:
     return core or normalise_text(description)
 
 
+# The embedded captioner's scene sentence ("Scene: outdoors, mountains, sky." / "장면: 실외, 산, 하늘.").
+_SCENE_SENTENCE = re.compile(r"(?:^|\s)(?:Scene|장면): [^.]*\.")
+
+
+def encoder_text(passage: str) -> str:
+    """What the encoders read of a prepared description: all of it but the captioner's scene sentence. Its
+    words (a closed list of places, indoors / outdoors, sky, night) count by the words themselves; read by
+    an encoder, "Scene: outdoors." lifted short descriptions near any request for a landscape ("snow-covered
+    mountains", "the city at night") and past the bar for a match with no word in common."""
+    return normalise_text(_SCENE_SENTENCE.sub(" ", passage)) or passage
+
+
 @dataclass(frozen=True)
 class Ranked:
     index: int
@@ -199,8 +211,10 @@ class Ranker:
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
         self._background = [e.embed([description_core(b) for b in background], "passage") for e in self.embedders]
         # Per-description text work is cached like the embeddings, so re-sent candidates cost lookups only.
-        text_share = cache_bytes // 8
-        self._description_core = memoised(description_core, text_share, lambda k, v: size_of_text(k) + size_of_text(v))
+        text_share = cache_bytes // 12
+        size_of_pair = lambda k, v: size_of_text(k) + size_of_text(v)  # noqa: E731
+        self._description_core = memoised(description_core, text_share, size_of_pair)
+        self._encoder_text = memoised(encoder_text, text_share, size_of_pair)
         self._description_words = memoised(self._words_and_broader, text_share, lambda k, v: size_of_text(k) + size_of_words(v))
         # A request asked again (the same search, a page retried) costs no encoding: under load, encoding
         # requests took a sixth of the CPU that describing photos needed.
@@ -215,16 +229,17 @@ class Ranker:
     def uncached(self, descriptions: Sequence[str]) -> list[str]:
         """The descriptions' texts (as ranking prepares them) that some encoder has not embedded yet."""
         passages = dict.fromkeys(self._description_core(d) for d in descriptions)
-        return [p for p in passages if any(p not in cache for cache in self.caches)]
+        return [p for p in passages if any(self._encoder_text(p) not in cache for cache in self.caches)]
 
     def embed_passages(self, passages: Sequence[str]) -> int:
         """Embeds prepared description texts into every encoder's cache, and finds their words (one turn of a
         large request, or descriptions the service just wrote): the request's own turn then only looks them up.
         Returns the cost of what an encoder really had to embed (texts another request or the cache file
         already had cost nothing), so that the pace is measured on real work."""
+        texts = list(dict.fromkeys(self._encoder_text(p) for p in passages))
         before = [cache.encoded_units for cache in self.caches]
         for cache in self.caches:
-            cache.embed(passages)
+            cache.embed(texts)
         for passage in passages:
             self._description_words(passage)
         return max(cache.encoded_units - units for cache, units in zip(self.caches, before))
@@ -268,7 +283,7 @@ class Ranker:
     def _relevance(self, index: int, queries: np.ndarray, passages: list[str]) -> np.ndarray:
         """One encoder's cosines, in standard deviations above its cosines with generic descriptions."""
         generic = self._background[index] @ queries.T  # (bank, phrasings)
-        cosines = self.caches[index].embed(passages) @ queries.T  # (candidates, phrasings)
+        cosines = self.caches[index].embed([self._encoder_text(p) for p in passages]) @ queries.T  # (candidates, phrasings)
         return (cosines - generic.mean(axis=0)) / np.maximum(generic.std(axis=0), 1e-6)
 
     def rank(self, query: str, descriptions: Sequence[str]) -> list[Ranked]:
