@@ -70,7 +70,7 @@ def test_descriptions_are_embedded_by_the_engine_in_batches_with_prefixes_and_ca
     # sized by the measured speed (never one text each; a fast engine takes them all in the request's own turn).
     turns = after_first - before - 1
     assert 0 <= turns <= 10, turns
-    assert after_second - after_first == 1  # the descriptions again: from the cache, only the request is new
+    assert after_second - after_first == 0  # the same descriptions and the same request: both from the caches
 
     # The stored vector is the engine's for "passage: <description>", kept under the engine's address and model.
     core = description_core(CANDIDATES[0]["description"])
