@@ -317,11 +317,13 @@ async def test_a_client_back_before_its_retry_after_is_refused_when_it_ends_if_n
         started = time.monotonic()
         answers = await asyncio.gather(*(post_photo(client, 40 + i, hash_=str(i)) for i in range(5)))
         waited = time.monotonic() - started
+        line = list(client.app.state.service.admission._line)  # no place freed meanwhile
         gated.release.set()
         assert (await first).status_code == 200 and (await second).status_code == 200
     assert [a.status_code for a in answers] == [503] * 5
     assert all(a.headers["retry-after"] == "1" for a in answers)
     assert 0.8 <= waited < 3.0  # held until the first refusal's Retry-After ended, no longer
+    assert line == []  # those who gave up waiting left the line
 
 
 def test_refusal_pacer_holds_until_the_window_ends_and_forgets_ended_windows(monkeypatch):

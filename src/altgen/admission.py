@@ -6,6 +6,7 @@ describe path, the queue and the Ray ingress all ask it. New descriptions to emb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from contextlib import contextmanager
@@ -18,8 +19,8 @@ from altgen.metrics import Metrics
 
 
 class Admission:
-    """Counts the photos waiting for a model, and those of admitted requests still being decoded, against
-    ``capacity``. A request is taken whole or not at all, so a request is never half-queued; a photo's slot
+    """Counts the photos waiting for a model, and those of admitted requests still being read, decoded or
+    pre-processed, against ``capacity``. A request is taken whole or not at all, so a request is never half-queued; a photo's slot
     is given back the moment it stops waiting."""
 
     def __init__(self, capacity: int, metrics: Metrics, retry_after_s: int = 1):
@@ -68,7 +69,9 @@ class Admission:
             await asyncio.wait_for(turn, within_s)
             return True
         except (asyncio.TimeoutError, TimeoutError):
-            return False  # the cancelled turn is skipped (and dropped) when a place frees
+            with contextlib.suppress(ValueError):  # not there if a freed place reached it as it timed out
+                self._line.remove(turn)  # the line holds only live turns, however long no place frees
+            return False
 
     def _freed(self, count: int) -> None:
         """Wakes the next ``count`` requests in line."""
