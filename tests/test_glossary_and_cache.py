@@ -6,7 +6,7 @@ import numpy as np
 
 from altgen.ranking.glossary import Glossary, within_one_edit, jamo
 from altgen.ranking.byte_lru import ENTRY_OVERHEAD
-from altgen.ranking.embedding_cache import CachedPassages, _entry_bytes
+from altgen.ranking.embedding_cache import CachedPassages, vector_entry_bytes
 from altgen.composition import background_descriptions
 from altgen.ranking.ranker import Ranker
 
@@ -85,7 +85,7 @@ def test_a_request_asked_again_is_not_encoded_again():
 
 def test_cache_evicts_least_recently_used():
     embedder = CountingEmbedder()
-    entry = _entry_bytes("three", np.zeros(2, np.float32)) + ENTRY_OVERHEAD
+    entry = vector_entry_bytes("three", np.zeros(2, np.float32)) + ENTRY_OVERHEAD
     cache = CachedPassages(embedder, max_bytes=2 * entry)  # room for two of these texts' vectors
     cache.embed(["one"])
     cache.embed(["two"])

@@ -20,8 +20,8 @@ from altgen.metrics import Metrics
 
 class Admission:
     """Counts the photos waiting for a model, and those of admitted requests still being read, decoded or
-    pre-processed, against ``capacity``. A request is taken whole or not at all, so a request is never half-queued; a photo's slot
-    is given back the moment it stops waiting."""
+    pre-processed, against ``capacity``. A request is taken whole or not at all, so a request is never
+    half-queued; a photo's slot is given back the moment it stops waiting."""
 
     def __init__(self, capacity: int, metrics: Metrics, retry_after_s: int = 1):
         self.capacity = capacity

@@ -294,7 +294,7 @@ class ImageNetCaptioner(Captioner):
         max_claims = self.max_claims[request.detail]
         claims = self.claims(probs, max_claims)
         features = self._features(request)
-        small = features.small if features.small is not None else request.image
+        small = self._working_copy(request)
         if features.faces:
             claims = [people_claim(features.faces), *claims][:max_claims]
         scene = self.scene(request, probs)
@@ -317,10 +317,12 @@ class ImageNetCaptioner(Captioner):
         return text
 
     def scene(self, request: CaptionRequest, probs: np.ndarray) -> Scene:
-        if not self.scenes:
-            return Scene()
+        return self.scenes.read(probs, self._working_copy(request)) if self.scenes else Scene()
+
+    def _working_copy(self, request: CaptionRequest) -> Image.Image:
+        """The small copy the photo's features were made from (the photo itself where there is none)."""
         small = self._features(request).small
-        return self.scenes.read(probs, small if small is not None else request.image)
+        return small if small is not None else request.image
 
     def _runners_up(self, probs: np.ndarray, claims: Sequence[Claim], language: str, most: int = 3) -> str | None:
         """For a long description: how sure the classifier is of each name it gave, and the names it also

@@ -24,7 +24,7 @@ def encoder_identity(embedder: Embedder) -> str:
     return f"{embedder.name}@{getattr(embedder, 'version', 'unversioned')}"
 
 
-def _entry_bytes(text: str, vector: np.ndarray) -> int:
+def vector_entry_bytes(text: str, vector: np.ndarray) -> int:
     return sys.getsizeof(text) + vector.nbytes + 112  # 112: the array object itself
 
 
@@ -33,7 +33,7 @@ class CachedPassages:
         self.embedder = embedder
         self.store = store
         self.identity = encoder_identity(embedder)
-        self._vectors: ByteLRU[str, np.ndarray] = ByteLRU(max_bytes, _entry_bytes)
+        self._vectors: ByteLRU[str, np.ndarray] = ByteLRU(max_bytes, vector_entry_bytes)
         self.hits = 0
         self.misses = 0
         self.encoded_units = 0  # the cost (altgen.ranking.pace) of all the texts the encoder itself was given

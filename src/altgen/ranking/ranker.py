@@ -17,7 +17,7 @@ import numpy as np
 from altgen.ranking.broader_words import BroaderWords
 from altgen.ranking.byte_lru import memoised, size_of_text, size_of_words
 from altgen.ranking.contract import Embedder
-from altgen.ranking.embedding_cache import CachedPassages
+from altgen.ranking.embedding_cache import CachedPassages, vector_entry_bytes
 from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.ranking.glossary import Glossary, within_one_edit
 
@@ -219,7 +219,7 @@ class Ranker:
         # A request asked again (the same search, a page retried) costs no encoding: under load, encoding
         # requests took a sixth of the CPU that describing photos needed.
         self._request_vectors = memoised(
-            self._encode_request, request_share, lambda k, v: size_of_text(" ".join(k[1])) + v.nbytes + 112
+            self._encode_request, request_share, lambda k, v: vector_entry_bytes(" ".join(k[1]), v)
         )
 
     @property
