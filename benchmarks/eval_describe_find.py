@@ -83,6 +83,11 @@ def is_true(name: str, truth: list[str]) -> bool:
     return any(_same(name, word) for word in [*truth, *broader_words(truth[0])])
 
 
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """``--setting name=value`` pairs for the service the evaluation runs (its settings parse the values)."""
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
 def answers(photo: dict) -> list[str]:
     return [word for word in photo["truth"] if word not in GENERAL]
 
@@ -100,16 +105,34 @@ async def through_the_api(photos: list[dict], unanswerable: list[dict], captione
                 response.raise_for_status()
                 pairs.extend(response.json())
             found = []
+            candidates = [{"id": pair["Hash"], "description": pair["Description"]} for pair in pairs]
             for photo in photos:
                 for language in ("ko", "en"):
                     response = await client.post("/getBestPictures", data={"userText": photo[language], "data": json.dumps(pairs)})
-                    found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json()})
+                    # The best photo even when it is not a match: whether "no match" hid a right answer.
+                    ranked = await client.post("/v1/recommend", json={"query": photo[language], "candidates": candidates, "top_k": 1})
+                    found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json(),
+                                  "best": ranked.json()["results"][0]["id"]})
             unmatched = []
             for request in unanswerable:
                 for language in ("ko", "en"):
                     response = await client.post("/getBestPictures", data={"userText": request[language], "data": json.dumps(pairs)})
                     unmatched.append({"language": language, "request": request[language], "got": response.json()})
     return {"descriptions": {pair["Hash"]: pair["Description"] for pair in pairs}, "found": found, "unanswerable": unmatched}
+
+
+def no_match_figures(api: dict) -> dict:
+    """How "no match" does: on requests nothing shows, on answerable ones, and on answerable ones whose best photo
+    was right (a right answer hidden); precision and recall of "no match" for "nothing shown"."""
+    found, unanswerable = api["found"], api["unanswerable"]
+    flagged_unanswerable = sum(u["got"] == "" for u in unanswerable)
+    flagged = flagged_unanswerable + sum(f["got"] == "" for f in found)
+    return {
+        "no_match_on_unanswerable": flagged_unanswerable / len(unanswerable),
+        "no_match_on_answerable": float(np.mean([f["got"] == "" for f in found])),
+        "no_match_hiding_the_right_photo": float(np.mean([f["got"] == "" and f["best"] == f["expected"] for f in found])),
+        "no_match_precision": flagged_unanswerable / flagged if flagged else None,
+    }
 
 
 def claim_record(claim: Claim, truth: list[str]) -> dict:
@@ -175,7 +198,7 @@ def summarise(rows: list[dict], api: dict) -> dict:
         "hedged_claims": len(hedged),
         "hedged_claims_right": sum(claim["true"] for claim in hedged),
         "no_match_on_unanswerable": float(np.mean([u["got"] == "" for u in api["unanswerable"]])),
-        "no_match_on_answerable": float(np.mean([f["got"] == "" for f in api["found"]])),
+        **no_match_figures(api),
     }
 
 
@@ -185,6 +208,9 @@ def main() -> None:
     parser.add_argument("--state", type=float, help="stated band's lower edge (default: the captioner's)")
     parser.add_argument("--hedge", type=float, help="hedged band's lower edge (default: the captioner's)")
     parser.add_argument("--alternative", type=float, help="least confidence of a hedged claim's runner-up")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a service setting for the run (e.g. evidence_weight=0), repeatable")
+    parser.add_argument("--name", help="the results file's name (default: describe_find_<split>)")
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
     photos = read_photos(data, args.split)
@@ -193,7 +219,7 @@ def main() -> None:
     captioner = ImageNetCaptioner(faces=FaceCounter(), **bands)
 
     rows = analyse_claims(photos, captioner)
-    api = asyncio.run(through_the_api(photos, data["unanswerable"], captioner))
+    api = asyncio.run(through_the_api(photos, data["unanswerable"], captioner, **parse_settings(args.setting)))
     summary = summarise(rows, api)
     summary["bands"] = {"state": captioner.state_confidence, "hedge": captioner.hedge_confidence,
                         "alternative": captioner.alternative_confidence}
@@ -209,7 +235,7 @@ def main() -> None:
         print(f"  {line['confidence']}: {line['top_name_right']:.2f} of {line['photos']}")
     print(json.dumps(summary, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"describe_find_{args.split}.json").write_text(
+    (RESULTS / f"{args.name or 'describe_find_' + args.split}.json").write_text(
         json.dumps({"summary": summary, "reliability": table, "photos": rows, "api": api}, indent=2, ensure_ascii=False) + "\n"
     )
 

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_describe_find import answers, is_true, through_the_api  # noqa: E402
+from eval_describe_find import answers, is_true, no_match_figures, parse_settings, through_the_api  # noqa: E402
 from photo_sources import read_source  # noqa: E402
 
 from altgen.images.decode import prepare_image  # noqa: E402
 from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.model.faces import FaceCounter  # noqa: E402
 from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
-from altgen.model.scenes import INDOORS, OUTDOORS, PLACES, kind_of  # noqa: E402
+from altgen.model.scenes import OUTDOORS, kind_of  # noqa: E402
 from altgen.model.vocabulary import class_synonyms, load_class_words  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
 
@@ -140,8 +140,7 @@ def summarise(rows: list[dict], api: dict) -> dict:
         "scene_claims_false": sum(c["false"] for row in rows for c in row["scene"]),
         "hedged_claims": sum(c["hedged"] for row in rows for c in row["claims"]),
         "hedged_claims_right": sum(c["hedged"] and c["right"] for row in rows for c in row["claims"]),
-        "no_match_on_unanswerable": float(np.mean([u["got"] == "" for u in api["unanswerable"]])),
-        "no_match_on_answerable": float(np.mean([f["got"] == "" for f in found])),
+        **no_match_figures(api),
     }
 
 
@@ -150,6 +149,9 @@ def main() -> None:
     parser.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     parser.add_argument("--match-threshold", type=float, help="the ranker's match threshold (default: the service's)")
     parser.add_argument("--baseline", action="store_true", help="the captioner without scenes or background lift")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a service setting for the run (e.g. evidence_weight=0), repeatable")
+    parser.add_argument("--name", help="the results file's name (default: places_<split>)")
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
     photos = [p for p in data["photos"] if args.split == "all" or p["split"] == args.split]
@@ -158,12 +160,12 @@ def main() -> None:
     options = {"scenes": False, "background_lift": 0.0} if args.baseline else {}
     captioner = ImageNetCaptioner(faces=FaceCounter(), **options)
     settings = {"match_threshold": args.match_threshold} if args.match_threshold is not None else {}
+    settings.update(parse_settings(args.setting))
     rows = analyse(photos, captioner) if not args.baseline else []
     api = asyncio.run(through_the_api(photos, data["unanswerable"], captioner, **settings))
     summary = summarise(rows, api) if rows else {"top1": {lang: float(np.mean([f["got"] == f["expected"] for f in api["found"] if f["language"] == lang])) for lang in ("ko", "en")},
                                                  "whole_text_no_object": float(np.mean([d == NO_OBJECT for d in api["descriptions"].values()])),
-                                                 "no_match_on_unanswerable": float(np.mean([u["got"] == "" for u in api["unanswerable"]])),
-                                                 "no_match_on_answerable": float(np.mean([f["got"] == "" for f in api["found"]]))}
+                                                 **no_match_figures(api)}
     for photo in photos:
         print(f"{photo['id']:<18} {api['descriptions'][photo['id']]}")
     for f in api["found"]:
@@ -174,7 +176,7 @@ def main() -> None:
             print(f"  matched unanswerable [{u['language']}] {u['request']!r}: got {u['got']!r}")
     print(json.dumps(summary, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    name = f"places_{args.split}" + ("_baseline" if args.baseline else "")
+    name = args.name or f"places_{args.split}" + ("_baseline" if args.baseline else "")
     (RESULTS / f"{name}.json").write_text(json.dumps({"summary": summary, "photos": rows, "api": api}, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="print every query whose photo was not first")
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
-    results = {}
+    # The encoder sets not asked for this time keep their earlier results.
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for setting in args.embedders:
         print(f"== {setting}")
         results[setting] = evaluate(setting, data, args.misses)

@@ -209,18 +209,18 @@ async def test_a_phone_photo_is_classified_small_and_read_large(make_client, rea
     from the upload decoded again at reading size, off the model's thread."""
     notice = page([("Harbour Ferry Timetable", 150), ("Departures every hour", 80)], size=(4032, 3024))
     seen: list[tuple[int, int]] = []
-    caption = reading_captioner.caption
+    caption_scored = reading_captioner.caption_scored
 
     def recording(requests):
         seen.extend(request.image.size for request in requests)
-        return caption(requests)
+        return caption_scored(requests)
 
-    reading_captioner.caption = recording
+    reading_captioner.caption_scored = recording  # what the model's thread runs
     try:
         async with make_client(captioner_factory=lambda _s, _d: reading_captioner) as client:
             response = await client.post("/v1/describe", files={"images": ("notice.jpg", encode(notice, "JPEG", quality=90))})
     finally:
-        del reading_captioner.caption
+        del reading_captioner.caption_scored
     assert response.status_code == 200
     assert "\u201cHarbour Ferry Timetable\u201d" in response.json()["results"][0]["description"]
     assert seen == [(320, 240)]

@@ -15,6 +15,7 @@ from altgen.captioning.contract import Captioner
 from altgen.captioning.local import CaptionerFactory, LocalCaptioning
 from altgen.metrics import Metrics
 from altgen.ranking.broader_words import EVERYDAY_NODES, BroaderWords
+from altgen.ranking.class_concepts import ClassConcepts
 from altgen.ranking.contract import Embedder
 from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.ranking.glossary import Glossary
@@ -122,8 +123,11 @@ def load_ranker(settings: Settings) -> Ranker:
         glossary,
         broader_words=imagenet_broader_words(),
         store=embedding_store(settings),
+        concepts=imagenet_class_concepts() if settings.class_scores else None,
         lexical_weight=settings.lexical_weight,
         match_threshold=settings.match_threshold,
+        evidence_weight=settings.evidence_weight,
+        evidence_for_match=settings.evidence_for_match,
         cache_bytes=settings.memory_cache_mb * 2**20,
     )
 
@@ -152,6 +156,47 @@ def imagenet_broader_words() -> BroaderWords:
                 everyday = [CATEGORIES[n][0] if n in CATEGORIES else n for n in above]
                 entries.append(([node, CATEGORIES[node][0] if node in CATEGORIES else node], everyday))
     return BroaderWords.from_chains(entries)
+
+
+# Everyday words for places that the classes' WordNet names lack: people say "lake", WordNet "lakeside"; a
+# cathedral is a kind of church, a fortress a kind of castle's fortification (words for kinds of a class, which
+# the hypernym chains cannot give).
+EVERYDAY_PLACE_WORDS = {
+    "lake": {"lakeside"}, "pond": {"lakeside"}, "beach": {"seashore", "sandbar"},
+    "sea": {"seashore", "sandbar", "breakwater", "promontory"}, "ocean": {"seashore", "sandbar"},
+    "coast": {"seashore", "promontory", "cliff"}, "canyon": {"valley", "cliff"}, "gorge": {"valley", "cliff"},
+    "harbour": {"dock", "pier", "breakwater", "boathouse"}, "harbor": {"dock", "pier", "breakwater", "boathouse"},
+    "port": {"dock", "pier", "breakwater", "container ship"}, "marina": {"dock", "pier", "boathouse"},
+    "temple": {"stupa", "church", "mosque", "monastery", "bell cote"}, "cathedral": {"church", "bell cote"},
+    "chapel": {"church", "bell cote"}, "basilica": {"church", "bell cote", "dome"}, "abbey": {"monastery", "church"},
+    "convent": {"monastery"}, "fort": {"castle"}, "fortress": {"castle"}, "citadel": {"castle"},
+    "gate": {"triumphal arch"}, "gateway": {"triumphal arch"}, "arch": {"triumphal arch"},
+    "monument": {"obelisk", "triumphal arch", "megalith"}, "statue": {"pedestal"}, "farm": {"barn", "hay", "thresher"},
+    "market": {"grocery store"}, "office": {"desk", "desktop computer", "file cabinet"},
+    "living room": {"studio couch", "home theater", "entertainment center"}, "park": {"park bench"},
+    "playground": {"swing"},
+}
+
+
+def imagenet_class_concepts() -> ClassConcepts:
+    """Every English name of each ImageNet class, every node of its WordNet chain and its everyday categories,
+    and the places of the embedded captioner's scenes, each with the classes it covers."""
+    from altgen.model.scenes import PLACES, class_indices
+    from altgen.model.vocabulary import CATEGORIES, class_synonyms, load_class_words
+
+    classes = load_class_words()
+    phrases: dict[str, set[int]] = {}
+    for index, (synonyms, words) in enumerate(zip(class_synonyms(), classes)):
+        names = {*synonyms, words.english, words.basic[0], *words.chain[1:], *(CATEGORIES[c][0] for c in words.categories)}
+        for name in names:
+            if len(name) >= 3:
+                phrases.setdefault(name.lower(), set()).add(index)
+    for place in PLACES:
+        name = place.english.removeprefix("a ").removeprefix("an ")
+        phrases.setdefault(name, set()).update(int(i) for i in class_indices(classes, place.members))
+    for word, members in EVERYDAY_PLACE_WORDS.items():
+        phrases.setdefault(word, set()).update(int(i) for i in class_indices(classes, frozenset(members)))
+    return ClassConcepts(phrases, len(classes))
 
 
 def one_blas_thread() -> None:

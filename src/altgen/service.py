@@ -245,15 +245,19 @@ class AltTextService:
         deadline = deadline or Deadline.after(self.settings.request_timeout_s)
         requests = [CaptionRequest(image.image, language, detail, larger=image.larger) for image in images]
         captioned = await self.captioning.caption(requests, [image.name for image in images], deadline)
-        self._remember_written([c.text for c in captioned])
+        self._remember_written(captioned)
         return [Description(image, c.text, c.queued_s, c.inference_s) for image, c in zip(images, captioned)]
 
-    def _remember_written(self, texts: Sequence[str]) -> None:
+    def _remember_written(self, captioned: Sequence[Captioned]) -> None:
         """Queues descriptions the service just wrote to be embedded soon, off the answer's path, so
-        that a later search over them (and, with a cache file, one after a restart) is already warm."""
+        that a later search over them (and, with a cache file, one after a restart) is already warm; and
+        keeps the class scores behind them, which a search that sends them back uses."""
         if self.ranker is None:
             return
-        self._written.extend(texts)
+        for written in captioned:
+            if written.scores is not None:
+                self.ranker.remember_scores(written.text, written.scores)
+        self._written.extend(written.text for written in captioned)
         if self._embed_written_task is None or self._embed_written_task.done():
             self._embed_written_task = asyncio.create_task(self._embed_written(), name="embed-written")
 

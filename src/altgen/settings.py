@@ -140,6 +140,23 @@ class Settings(BaseSettings):
         description="Least relevance (SDs above a generic description) for a candidate to count as a match; it "
         "must also share a word with the request unless its relevance is 3 above this.",
     )
+    class_scores: bool = Field(
+        True,
+        description="Search also reads the classifier's scores behind descriptions the service wrote (what it saw, not "
+        "only what it said), and lets them decide \"no match\" for a request naming a specific thing; false: by the text alone.",
+    )
+    evidence_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the class scores behind descriptions the service wrote (how strongly the classifier saw "
+        "what the request names); 0 ranks by the text alone.",
+    )
+    evidence_for_match: float = Field(
+        2.0,
+        ge=0,
+        description="Evidence (log lift of the named classes over a flat guess) that makes a candidate the service "
+        "described a match whatever its text.",
+    )
     embedder_device: str = Field("cpu", description="Device for a sentence-transformers encoder.")
     embedding_turn_s: float = Field(
         0.1,

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-from altgen.types import Detail, Language
+from altgen.types import ClassScores, Detail, Language
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Captioner:
     Every hook the service calls is declared here, with what it does when a backend leaves it out:
     ``preprocess`` runs on a request thread before queueing (thread-safe, CPU only) so that the
     device's thread spends its time on the model; ``warm_up`` runs on the model thread before the
-    service says it is ready (compilation, memory); ``caption`` runs on the model thread; ``finish``
+    service says it is ready (compilation, memory); ``caption_scored`` (``caption`` unless a backend has class
+    scores to add) runs on the model thread; ``finish``
     runs on a request thread after it, one photo at a time (thread-safe: CPU work on a photo's answer
     that must not hold up the next batch); ``reachable`` runs on a helper thread every few seconds
     while the service is up.
@@ -56,6 +57,11 @@ class Captioner:
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
         raise NotImplementedError
+
+    def caption_scored(self, requests: Sequence[CaptionRequest]) -> list[tuple[str, ClassScores | None]]:
+        """``caption``, each description with the ImageNet class scores behind it, which search uses for
+        descriptions the service wrote; by default none (a VLM has no such scores)."""
+        return [(text, None) for text in self.caption(requests)]
 
     def finish(self, request: CaptionRequest, description: str) -> str:
         """One photo's description completed after ``caption`` (``request`` as ``preprocess`` left it); by default as is."""
@@ -83,4 +89,4 @@ class Captioner:
     def describe(self, requests: Sequence[CaptionRequest]) -> list[str]:
         """Every stage in turn on this thread, for callers without the service (tests, measurements)."""
         prepared = [self.preprocess(request) for request in requests]
-        return [self.finish(request, text) for request, text in zip(prepared, self.caption(prepared))]
+        return [self.finish(request, text) for request, (text, _scores) in zip(prepared, self.caption_scored(prepared))]

@@ -20,6 +20,7 @@ from altgen.deadline import Deadline, gather_outcomes
 from altgen.errors import ModelBusy, ModelFailed
 from altgen.metrics import Metrics
 from altgen.settings import Settings
+from altgen.types import ClassScores
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Captioned(NamedTuple):
     text: str
     queued_s: float
     inference_s: float
+    scores: ClassScores | None = None  # the class scores behind the description, where the model has them
 
 
 class LocalCaptioning:
@@ -87,7 +89,7 @@ class LocalCaptioning:
         return DeviceConsumer(
             captioner.device,
             name,
-            captioner.caption,
+            captioner.caption_scored,
             self.queue,
             self.metrics,
             max_batch_size=1 if one_photo else settings.max_batch_size,
@@ -179,10 +181,10 @@ class LocalCaptioning:
                 # Our own words (a crashed worker) may be told; a model's exception text stays in the log.
                 reason = f" ({outcome})" if isinstance(outcome, ConsumerCrashed) else ""
                 raise ModelFailed(f"the model could not describe '{name}'{reason}")
-        texts = await self._finish(requests, outcomes, names, deadline)
+        texts = await self._finish(requests, [text for text, _scores in outcomes], names, deadline)
         return [
-            Captioned(text, job.started_at - job.enqueued_at, job.finished_at - job.started_at)
-            for job, text in zip(jobs, texts)
+            Captioned(text, job.started_at - job.enqueued_at, job.finished_at - job.started_at, scores)
+            for job, text, (_text, scores) in zip(jobs, texts, outcomes)
         ]
 
     async def _finish(self, requests: list[CaptionRequest], texts: list[str], names: Sequence[str], deadline: Deadline) -> list[str]:

@@ -26,6 +26,7 @@ from altgen.model.photo_properties import describe_properties, notable_property
 from altgen.model.scenes import Scene, SceneReader, kind_of
 from altgen.model.text_words import with_text
 from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
+from altgen.types import ClassScores
 
 if TYPE_CHECKING:
     from altgen.model.text_reader import TextReader
@@ -273,10 +274,13 @@ class ImageNetCaptioner(Captioner):
         return None
 
     def caption(self, requests: Sequence[CaptionRequest]) -> list[str]:
+        return [text for text, _scores in self.caption_scored(requests)]
+
+    def caption_scored(self, requests: Sequence[CaptionRequest]) -> list[tuple[str, ClassScores | None]]:
         if not requests:
             return []
         probabilities = self.probabilities(requests)
-        return [self._describe(request, probs) for request, probs in zip(requests, probabilities)]
+        return [(self._describe(request, probs), ClassScores.top(probs)) for request, probs in zip(requests, probabilities)]
 
     def finish(self, request: CaptionRequest, description: str) -> str:
         """The text a photo shows, read off the model's thread, from the photo decoded again at reading size;

@@ -123,7 +123,7 @@ class Scene:
         return ("장면: " if language == "ko" else "Scene: ") + ", ".join(phrases) + "."
 
 
-def _indices(classes: Sequence[ClassWords], names: frozenset[str]) -> np.ndarray:
+def class_indices(classes: Sequence[ClassWords], names: frozenset[str]) -> np.ndarray:
     """The classes any of whose WordNet names (or basic-level name) is in ``names``."""
     synonyms = class_synonyms()
     found = [i for i, words in enumerate(classes) if names & {*synonyms[i], words.english}]
@@ -142,9 +142,9 @@ class SceneReader:
         self.sky_share = sky_share
         outdoor_by_chain = {i for i, words in enumerate(classes)
                             if OUTDOOR_NODES & set(words.chain) and words.english not in NOT_OUTDOOR}
-        self._outdoor = np.array(sorted(outdoor_by_chain | set(_indices(classes, OUTDOOR_CLASSES))), dtype=np.int64)
-        self._indoor = _indices(classes, INDOOR_CLASSES)
-        self._places = [(place, _indices(classes, place.members)) for place in PLACES]
+        self._outdoor = np.array(sorted(outdoor_by_chain | set(class_indices(classes, OUTDOOR_CLASSES))), dtype=np.int64)
+        self._indoor = class_indices(classes, INDOOR_CLASSES)
+        self._places = [(place, class_indices(classes, place.members)) for place in PLACES]
 
     def outdoor_mass(self, probs: np.ndarray) -> float:
         return float(probs[self._outdoor].sum())

@@ -26,7 +26,7 @@ EVERYDAY_NODES = frozenset({
 })
 
 
-def _trie_pattern(names: Iterable[str]) -> str:
+def phrase_pattern(names: Iterable[str]) -> str:
     """One regular expression for all the names, nested by shared beginnings ("bell pepper|bell" becomes
     "bell(?: pepper)?"), so a position of the text is tried against the few names that start like it, not
     thousands; a longer name is tried before a shorter one it begins with, as "bell pepper" before "bell"."""
@@ -52,7 +52,7 @@ class BroaderWords:
 
     def __init__(self, broader: dict[str, set[str]]):
         self._broader = {name.lower(): frozenset(w.lower() for w in words) for name, words in broader.items() if words}
-        self._pattern = re.compile(r"\b(" + _trie_pattern(self._broader) + r")s?\b") if self._broader else None
+        self._pattern = re.compile(r"\b(" + phrase_pattern(self._broader) + r")s?\b") if self._broader else None
 
     @classmethod
     def from_chains(cls, entries: Iterable[tuple[Iterable[str], Iterable[str]]]) -> "BroaderWords":

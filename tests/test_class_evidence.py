@@ -1,0 +1,127 @@
+"""Search that reads the class scores behind descriptions the service wrote (issue 22): "a kitchen" finds the
+photo whose classifier saw a dishwasher and a microwave, and a request for a specific thing the classifier saw
+nothing of is "no match" even when a broader word (a vehicle) is in common."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from altgen.captioning.contract import Captioner, CaptionRequest
+from altgen.composition import imagenet_class_concepts
+from altgen.model.vocabulary import class_synonyms
+from altgen.ranking.ranker import Ranker
+from altgen.types import ClassScores
+
+SYNONYMS = class_synonyms()
+
+
+def class_index(name: str) -> int:
+    return next(i for i, names in enumerate(SYNONYMS) if name in names)
+
+
+def scores(**named: float) -> ClassScores:
+    """A distribution with the given classes' probabilities and the rest spread flat."""
+    probabilities = np.full(len(SYNONYMS), (1 - sum(named.values())) / (len(SYNONYMS) - len(named)), dtype=np.float32)
+    for name, p in named.items():
+        probabilities[class_index(name.replace("_", " "))] = p
+    return ClassScores.top(probabilities)
+
+
+# What the stand-in captioner writes for each photo (told apart by their grey level), with the scores behind it. The kitchen photo's text
+# names no kitchen; the two machines read alike to the encoders.
+WRITTEN = {
+    64: ("Image may contain: a machine, possibly a safe.", scores(dishwasher=0.3, microwave=0.25, safe=0.2)),
+    72: ("Image may contain: a machine, possibly a cash machine.", scores(cash_machine=0.5, safe=0.1)),
+    80: ("Image may contain: a motorbike.", scores(moped=0.6, motor_scooter=0.3)),
+}
+
+
+class ScoredCaptioner(Captioner):
+    name, device = "scored", "cpu"
+
+    def caption(self, requests):
+        return [text for text, _scores in self.caption_scored(requests)]
+
+    def caption_scored(self, requests: list[CaptionRequest]):
+        return [WRITTEN[request.image.getpixel((0, 0))[0]] for request in requests]
+
+
+def png(grey: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (grey, grey, grey)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def describe_all(client) -> list[dict]:
+    widths = sorted(WRITTEN)
+    files = [(f"Image{i}", (f"{w}.png", png(w))) for i, w in enumerate(widths)]
+    response = await client.post("/getAltTexts", data={"Id": "u", "Hash": [f"{w}.png" for w in widths]}, files=files)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def best(client, request: str, pairs: list[dict]):
+    return await client.post("/getBestPictures", data={"userText": request, "data": json.dumps(pairs)})
+
+
+def unwritten(pairs: list[dict]) -> list[dict]:
+    """The same descriptions as texts the service did not write (a trailing space: ranking reads the same words)."""
+    return [{**pair, "Description": pair["Description"] + " "} for pair in pairs]
+
+
+async def test_a_request_finds_what_the_classifier_saw_behind_a_description_the_service_wrote(make_client):
+    async with make_client(captioner_factory=lambda _s, _d: ScoredCaptioner()) as client:
+        pairs = await describe_all(client)
+        for request in ("a kitchen", "주방 사진 찾아 줘", "microwave"):
+            response = await best(client, request, pairs)
+            assert response.json() == "64.png", request
+            assert response.headers["x-altgen-match"] == "true"
+        # The words alone do not find it: the same texts, not written by the service, rank otherwise.
+        texts_only = await best(client, "a kitchen", unwritten(pairs))
+        assert texts_only.json() != "64.png" or texts_only.headers["x-altgen-match"] == "false"
+
+
+async def test_no_match_when_the_classifier_saw_nothing_of_the_specific_thing_asked_for(make_client):
+    async with make_client(captioner_factory=lambda _s, _d: ScoredCaptioner()) as client:
+        pairs = await describe_all(client)
+        response = await best(client, "a red sports car", pairs)
+        assert response.json() == "" and response.headers["x-altgen-match"] == "false"
+        # By its words, "a motorbike" shares "vehicle" with a sports car: texts the service did not write still match.
+        texts_only = await best(client, "a red sports car", unwritten(pairs))
+        assert texts_only.json() == "80.png" and texts_only.headers["x-altgen-match"] == "true"
+        # A request the scores support is still a match ("scooter": the classifier saw one).
+        assert (await best(client, "a scooter", pairs)).json() == "80.png"
+
+
+def test_concepts_take_the_longest_name_and_plurals():
+    concepts = imagenet_class_concepts()
+    assert [c.phrase for c in concepts.named_in("two red sports cars")] == ["sports car"]
+    assert [c.phrase for c in concepts.named_in("kitchens and lakes")] == ["kitchen", "lake"]
+    assert concepts.named_in("a sunny afternoon") == []
+    [kitchen] = concepts.named_in("a kitchen")
+    assert kitchen.specific and kitchen.lift(scores(dishwasher=0.3, microwave=0.25)) > 2.5
+    assert kitchen.lift(scores(moped=0.9)) == 0.0
+    [vehicle] = concepts.named_in("a vehicle")
+    assert not vehicle.specific
+
+
+def test_the_captioner_gives_the_scores_behind_its_description(captioner, photos):
+    image = Image.open(io.BytesIO(photos["cat"])).convert("RGB")
+    request = captioner.preprocess(CaptionRequest(image))
+    [(text, written)] = captioner.caption_scored([request])
+    assert text == captioner.caption([request])[0]
+    probabilities = captioner.probabilities([request])[0]
+    assert written.classes[0] == int(np.argmax(probabilities)) and len(written.classes) == 32
+    assert abs(float(written.probabilities[0]) - float(probabilities.max())) < 1e-3
+
+
+def test_remembered_scores_stay_within_their_share_of_the_cache(ranker: Ranker):
+    small = Ranker(ranker.embedders, ["a photo", "a picture"], concepts=imagenet_class_concepts(), cache_bytes=2**20)
+    for i in range(2000):
+        small.remember_scores(f"Image may contain: thing {i}.", scores(moped=0.5))
+    assert 0 < small._scores.nbytes <= 2**20 // 16
+    assert len(small._scores) < 2000
