@@ -125,3 +125,10 @@ def test_remembered_scores_stay_within_their_share_of_the_cache(ranker: Ranker):
         small.remember_scores(f"Image may contain: thing {i}.", scores(moped=0.5))
     assert 0 < small._scores.nbytes <= 2**20 // 16
     assert len(small._scores) < 2000
+
+
+def test_a_korean_word_the_glossary_only_guessed_names_no_class(ranker: Ranker):
+    """등데 is one letter from 등대 (lighthouse): the encoders read the guess, the class scores do not."""
+    assert "lighthouse" in ranker.phrasings("등데 사진 보여줘")[-1]
+    assert "lighthouse" not in ranker._concept_text("등데 사진 보여줘")
+    assert "lighthouse" in ranker._concept_text("등대 사진 보여줘")

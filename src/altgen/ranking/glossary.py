@@ -103,7 +103,7 @@ class Glossary:
         return None
 
     @lru_cache(maxsize=4096)
-    def translate_word(self, word: str) -> tuple[str, ...]:
+    def translate_word(self, word: str, typos: bool = True) -> tuple[str, ...]:
         if not _HANGUL.search(word):
             return ()
         for stem in self._stems(word):
@@ -112,19 +112,21 @@ class Glossary:
         compound = self._compound(word)
         if compound:
             return tuple(compound)
-        if len(word) >= 2:
+        if typos and len(word) >= 2:
             for stem in self._stems(word):
                 if len(stem) >= 2 and (match := self._fuzzy(stem)):
                     return (match,)
         return ()
 
-    def english_terms(self, text: str) -> list[str]:
-        """The English words for the Korean words of ``text`` that the glossary knows, in order."""
+    def english_terms(self, text: str, *, typos: bool = True) -> list[str]:
+        """The English words for the Korean words of ``text`` that the glossary knows, in order; with
+        ``typos=False``, only words it knows as written (a word one letter from an entry may be another word:
+        고대, "ancient", is one letter from 고래, "whale")."""
         found: list[tuple[int, str]] = []
         for phrase in self._phrases:
             while (start := text.find(phrase)) >= 0:
                 found.append((start, self.entries[phrase]))
                 text = text[:start] + " " * len(phrase) + text[start + len(phrase) :]
         for word in re.finditer(r"[\uac00-\ud7a3]+", text):
-            found.extend((word.start(), term) for term in self.translate_word(word.group()))
+            found.extend((word.start(), term) for term in self.translate_word(word.group(), typos))
         return [term for _start, term in sorted(found, key=lambda item: item[0])]

@@ -328,6 +328,13 @@ class Ranker:
         english = self.glossary.english_terms(request) if self.glossary else []
         return [request, " ".join(english)] if english else [request]
 
+    def _concept_text(self, query: str) -> str:
+        """The request and its Korean words in English, without words the glossary only guessed as typos: the
+        classifier's scores would make a guess ("whale" for 고대, "ancient") count for much."""
+        request = request_core(query)
+        sure = self.glossary.english_terms(request, typos=False) if self.glossary else []
+        return " ".join([request, *sure])
+
     def _embed_request(self, index: int, phrasings: list[str]) -> np.ndarray:
         return self._request_vectors((index, tuple(phrasings)))
 
@@ -361,7 +368,7 @@ class Ranker:
         if in_text.any():
             score = score + self.text_weight * in_text
         # What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a dishwasher").
-        concepts = self.concepts.named_in(" ".join(phrasings)) if self.concepts is not None else []
+        concepts = self.concepts.named_in(self._concept_text(query)) if self.concepts is not None else []
         specific = any(concept.specific for concept in concepts)
         evidence = self._evidence(concepts, descriptions)
         score = score + self.evidence_weight * np.nan_to_num(evidence)
