@@ -39,7 +39,8 @@ from altgen.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "places_eval.json"
 RESULTS = Path(__file__).parent / "results"
-NO_OBJECT = "A photo with no object recognised with confidence."
+NO_OBJECT = "A photo with no object recognised with confidence."  # the whole text, before it named the colours
+NOTHING_RECOGNISED = "no object recognised"
 # The truth words that make a stated place right (written with the place list, before the runs).
 PLACE_TRUTH = {
     "a kitchen": {"kitchen"}, "a bathroom": {"bathroom"}, "a bedroom": {"bedroom"}, "a ballpark": {"ballpark", "stadium"},
@@ -133,6 +134,7 @@ def summarise(rows: list[dict], api: dict) -> dict:
         "ceiling": ceiling,
         "top1_over_ceiling": {lang: v / ceiling if ceiling else None for lang, v in top1.items()},
         "whole_text_no_object": float(np.mean([d == NO_OBJECT for d in api["descriptions"].values()])),
+        "nothing_recognised": float(np.mean([NOTHING_RECOGNISED in d for d in api["descriptions"].values()])),
         "photos_with_a_false_claim": len(false_photos) / len(rows),
         "false_claim_photos": false_photos,
         "object_claims_false": sum(c["false"] for row in rows for c in row["claims"]),
@@ -165,6 +167,7 @@ def main() -> None:
     api = asyncio.run(through_the_api(photos, data["unanswerable"], captioner, **settings))
     summary = summarise(rows, api) if rows else {"top1": {lang: float(np.mean([f["got"] == f["expected"] for f in api["found"] if f["language"] == lang])) for lang in ("ko", "en")},
                                                  "whole_text_no_object": float(np.mean([d == NO_OBJECT for d in api["descriptions"].values()])),
+                                                 "nothing_recognised": float(np.mean([NOTHING_RECOGNISED in d for d in api["descriptions"].values()])),
                                                  **no_match_figures(api)}
     for photo in photos:
         print(f"{photo['id']:<18} {api['descriptions'][photo['id']]}")

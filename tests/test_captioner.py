@@ -106,6 +106,12 @@ def test_faces_make_a_person_claim():
     assert counter.count(Image.fromarray(skdata.coffee())) == 0
 
 
+def halves(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    photo = Image.new("RGB", (100, 100), top)
+    photo.paste(bottom, (0, 50, 100, 100))
+    return photo
+
+
 @pytest.mark.parametrize(
     ("image", "english", "korean"),
     [
@@ -113,6 +119,11 @@ def test_faces_make_a_person_claim():
         (Image.fromarray(skdata.hubble_deep_field()), "A dark photo with many small points of light.", "많은 작은 빛점이 있는 어두운 사진."),
         (Image.new("RGB", (50, 50), (20, 60, 220)), "A photo in mostly blue tones.", "주로 파란색인 사진."),
         (Image.new("RGB", (50, 50), (10, 10, 12)), "A dark black-and-white photo.", "어두운 흑백 사진."),
+        # Nothing notable: its main colours, and that nothing was recognised (never that alone).
+        (halves((110, 160, 230), (60, 140, 50)), "A photo in green and blue tones; no object recognised with confidence.",
+         "초록색과 파란색 계열의 사진. 알아볼 수 있는 사물은 확실하지 않음."),
+        (halves((140, 130, 120), (100, 110, 100)), "A photo in muted, greyish tones; no object recognised with confidence.",
+         "흐릿한 회색 계열의 사진. 알아볼 수 있는 사물은 확실하지 않음."),
     ],
 )
 def test_properties_when_nothing_is_recognised(image, english, korean):

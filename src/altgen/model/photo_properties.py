@@ -18,11 +18,35 @@ HUES = [
 
 
 def describe_properties(image: Image.Image, language: str = "en") -> str:
-    """The photo's notable property, or a plain statement that nothing was recognised."""
+    """The photo's notable property, or its main colours and that nothing was recognised (a reader still learns
+    something: green and blue tones are not a dark room)."""
     notable = notable_property(image, language)
     if notable is not None:
         return notable
-    return "알아볼 수 있는 사물이 확실하지 않은 사진." if language == "ko" else "A photo with no object recognised with confidence."
+    tones = main_tones(image)
+    if language == "ko":
+        colours = "과 ".join(HUE_KOREAN[t] for t in tones) if tones else "흐릿한 회색"
+        return f"{colours} 계열의 사진. 알아볼 수 있는 사물은 확실하지 않음."
+    colours = " and ".join(tones) if tones else "muted, greyish"
+    return f"A photo in {colours} tones; no object recognised with confidence."
+
+
+HUE_KOREAN = {english: korean for english, korean, _range in HUES}
+
+
+def main_tones(image: Image.Image, least_share: float = 0.25) -> list[str]:
+    """Up to two hues that each hold at least ``least_share`` of the photo's colourful pixels, commonest first;
+    none when under a fifth of the photo has colour."""
+    hsv = np.asarray(image.convert("RGB").resize((64, 64)).convert("HSV"), dtype=np.float32)
+    colourful = hsv[..., 1] > 80
+    if colourful.mean() < 0.2:
+        return []
+    hues = hsv[..., 0][colourful] * 360 / 255
+    shares: dict[str, float] = {}
+    for english, _korean, (low, high) in HUES:
+        shares[english] = shares.get(english, 0.0) + float(((hues >= low) & (hues < high)).mean())
+    ranked = sorted((share, english) for english, share in shares.items() if share >= least_share)
+    return [english for _share, english in reversed(ranked)][:2]
 
 
 def notable_property(image: Image.Image, language: str = "en") -> str | None:
