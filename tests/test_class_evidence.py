@@ -132,3 +132,24 @@ def test_a_korean_word_the_glossary_only_guessed_names_no_class(ranker: Ranker):
     assert "lighthouse" in ranker.phrasings("등데 사진 보여줘")[-1]
     assert "lighthouse" not in ranker._concept_text("등데 사진 보여줘")
     assert "lighthouse" in ranker._concept_text("등대 사진 보여줘")
+
+
+async def test_words_read_in_a_photo_are_not_taken_for_things_to_see(make_client):
+    """리베이스 ("rebase") holds 베이스 ("bass guitar"): a screenshot reading it beats a photo whose classifier saw a guitar."""
+    written = {
+        40: ("Image may contain: possibly an acoustic guitar.", scores(acoustic_guitar=0.5, electric_guitar=0.3)),
+        120: ("A screenshot titled \u201c리베이스\u201d.", scores(web_site=0.6, monitor=0.2)),
+        **{grey: (f"A screenshot titled \u201c{title}\u201d.", scores(web_site=0.6, monitor=0.2))
+           for grey, title in ((150, "설정"), (180, "병합"), (210, "커밋"))},
+    }
+
+    class Captioner2(ScoredCaptioner):
+        def caption_scored(self, requests):
+            return [written[request.image.getpixel((0, 0))[0]] for request in requests]
+
+    async with make_client(captioner_factory=lambda _s, _d: Captioner2()) as client:
+        files = [(f"Image{i}", (f"{g}.png", png(g))) for i, g in enumerate(written)]
+        response = await client.post("/getAltTexts", data={"Id": "u", "Hash": [f"{g}.png" for g in written]}, files=files)
+        pairs = response.json()
+        assert (await best(client, "\u201c리베이스\u201d 화면 찾아 줘", pairs)).json() == "120.png"
+        assert (await best(client, "베이스 기타 사진", pairs)).json() == "40.png"

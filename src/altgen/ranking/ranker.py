@@ -367,10 +367,13 @@ class Ranker:
         in_text = quoted_scores(text_request_tokens(phrasings[0]), [quoted_text(d) for d in descriptions])
         if in_text.any():
             score = score + self.text_weight * in_text
-        # What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a dishwasher").
-        concepts = self.concepts.named_in(self._concept_text(query)) if self.concepts is not None else []
+        # What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a dishwasher"),
+        # unless a photo's own text has the request's words: those words are text to find, not things to see
+        # (리베이스, "rebase", holds 베이스, "bass guitar").
+        reads_text = in_text.any()
+        concepts = self.concepts.named_in(self._concept_text(query)) if self.concepts is not None and not reads_text else []
         specific = any(concept.specific for concept in concepts)
-        evidence = self._evidence(concepts, descriptions)
+        evidence = self._evidence(concepts, descriptions) if not reads_text else np.full(len(descriptions), np.nan)
         score = score + self.evidence_weight * np.nan_to_num(evidence)
         order = np.argsort(-score, kind="stable")
         return [
