@@ -18,7 +18,7 @@ import numpy as np
 
 from altgen.ranking.broader_words import BroaderWords
 from altgen.ranking.byte_lru import ByteLRU, memoised, size_of_text, size_of_words
-from altgen.ranking.class_concepts import ClassConcepts, Concept
+from altgen.ranking.class_concepts import ClassConcepts
 from altgen.ranking.contract import Embedder
 from altgen.ranking.embedding_cache import CachedPassages, vector_entry_bytes
 from altgen.ranking.embedding_store import EmbeddingStore
@@ -281,17 +281,21 @@ class Ranker:
         if self.concepts is not None:
             self._scores.put(text_key(description), scores)
 
-    def _evidence(self, concepts: list[Concept], descriptions: Sequence[str]) -> np.ndarray:
-        """For each description the service wrote and still remembers, how strongly its class scores show
-        what the request names (0 when it names nothing the classifier knows); NaN for the others."""
+    def _class_evidence(self, query: str, descriptions: Sequence[str], *, reads_text: bool) -> tuple[np.ndarray, bool]:
+        """What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a
+        dishwasher"): for each one it still remembers, how strongly its class scores show what the request names
+        (0 when it names nothing the classifier knows), NaN for the others; and whether the request names a
+        specific thing. Nothing when a photo's own text holds the request's words (``reads_text``): those words
+        are text to find, not things to see (리베이스, "rebase", holds 베이스, "bass guitar")."""
         evidence = np.full(len(descriptions), np.nan, dtype=np.float32)
-        if not len(self._scores):
-            return evidence
+        if self.concepts is None or reads_text or not len(self._scores):
+            return evidence, False
+        concepts = self.concepts.named_in(self._concept_text(query))
         for i, description in enumerate(descriptions):
             scores = self._scores.get(text_key(description))
             if scores is not None:
                 evidence[i] = ClassConcepts.evidence(concepts, scores)
-        return evidence
+        return evidence, any(concept.specific for concept in concepts)
 
     def _broader_phrases(self, text: str) -> set[str]:
         return self.broader_words.of(text) if self.broader_words else set()
@@ -299,7 +303,7 @@ class Ranker:
     def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
         """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
         words = english_words(text)
-        broader = english_words(" ".join(self.broader_words.of(text))) if self.broader_words else set()
+        broader = english_words(" ".join(self._broader_phrases(text)))
         return words, words | broader
 
     def _shared_words(self, phrasings: list[str], passages: list[str]) -> tuple[np.ndarray, list[bool]]:
@@ -367,13 +371,7 @@ class Ranker:
         in_text = quoted_scores(text_request_tokens(phrasings[0]), [quoted_text(d) for d in descriptions])
         if in_text.any():
             score = score + self.text_weight * in_text
-        # What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a dishwasher"),
-        # unless a photo's own text has the request's words: those words are text to find, not things to see
-        # (리베이스, "rebase", holds 베이스, "bass guitar").
-        reads_text = in_text.any()
-        concepts = self.concepts.named_in(self._concept_text(query)) if self.concepts is not None and not reads_text else []
-        specific = any(concept.specific for concept in concepts)
-        evidence = self._evidence(concepts, descriptions) if not reads_text else np.full(len(descriptions), np.nan)
+        evidence, specific = self._class_evidence(query, descriptions, reads_text=bool(in_text.any()))
         score = score + self.evidence_weight * np.nan_to_num(evidence)
         order = np.argsort(-score, kind="stable")
         return [
@@ -385,7 +383,8 @@ class Ranker:
     def is_match(self, ranked: Ranked) -> bool:
         """Relevant enough, and sharing at least one word (or a broader word) with the request, unless
         the encoders alone are sure: a request for a piano shares no word with photos of animals,
-        however close e5 puts "piano" and "a cup"."""
+        however close e5 puts "piano" and "a cup". For a description the service wrote, its class scores
+        count too, and judge a request that names a specific thing the classifier knows."""
         if ranked.in_text > 0:
             return True  # the photo's own text has the request's words
         if ranked.evidence is not None and ranked.specific:
