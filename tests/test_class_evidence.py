@@ -4,16 +4,24 @@ nothing of is "no match" even when a broader word (a vehicle) is in common."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+from pathlib import Path
 
+import httpx
 import numpy as np
+from asgi_lifespan import LifespanManager
 from PIL import Image
 
+from altgen.api.app import create_app
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.composition import imagenet_class_concepts
+from altgen.composition import imagenet_class_concepts, load_ranker
 from altgen.model.vocabulary import class_synonyms
+from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.ranking.ranker import Ranker
+from altgen.ranking.written_scores import STORE_IDENTITY, WrittenScores, as_row
+from altgen.settings import Settings
 from altgen.types import ClassScores
 
 SYNONYMS = class_synonyms()
@@ -123,8 +131,8 @@ def test_remembered_scores_stay_within_their_share_of_the_cache(ranker: Ranker):
     small = Ranker(ranker.embedders, ["a photo", "a picture"], concepts=imagenet_class_concepts(), cache_bytes=2**20)
     for i in range(2000):
         small.remember_scores(f"Image may contain: thing {i}.", scores(moped=0.5))
-    assert 0 < small._scores.nbytes <= 2**20 // 16
-    assert len(small._scores) < 2000
+    assert 0 < small.written_scores.nbytes <= 2**20 // 16
+    assert len(small.written_scores) < 2000
 
 
 def test_a_korean_word_the_glossary_only_guessed_names_no_class(ranker: Ranker):
@@ -153,3 +161,50 @@ async def test_words_read_in_a_photo_are_not_taken_for_things_to_see(make_client
         pairs = response.json()
         assert (await best(client, "\u201c리베이스\u201d 화면 찾아 줘", pairs)).json() == "120.png"
         assert (await best(client, "베이스 기타 사진", pairs)).json() == "40.png"
+
+
+async def served(cache: Path, work) -> None:
+    """A service on the stand-in captioner and the real ranker with its cache file at ``cache``; ``work(client)``."""
+    settings = Settings(devices="cpu", cache_path=str(cache))
+    app = create_app(settings, captioner_factory=lambda _s, _d: ScoredCaptioner(), ranker_factory=load_ranker)
+    async with LifespanManager(app, startup_timeout=60) as manager:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://altgen.test") as client:
+            client.app = app
+            await work(client)
+
+
+async def test_the_class_scores_outlive_a_restart_with_a_cache_file(tmp_path: Path):
+    cache = tmp_path / "cache.sqlite3"
+    pairs: list[dict] = []
+
+    async def describe(client):
+        pairs.extend(await describe_all(client))
+        for _ in range(200):  # stored a moment after the answer, on the ranking thread
+            if len(EmbeddingStore(cache)) >= len(WRITTEN) * 2:  # each description's vector and its scores
+                break
+            await asyncio.sleep(0.05)
+
+    async def search(client):
+        assert (await best(client, "a kitchen", pairs)).json() == "64.png"
+        no_car = await best(client, "a red sports car", pairs)
+        assert no_car.json() == "" and no_car.headers["x-altgen-match"] == "false"
+
+    await served(cache, describe)
+    await served(cache, search)  # a new process would find the same file
+
+
+def test_stored_class_scores_are_checked_when_read(tmp_path: Path):
+    store = EmbeddingStore(tmp_path / "cache.sqlite3")
+    written = WrittenScores(2**20, store)
+    kitchen = scores(dishwasher=0.3, microwave=0.25)
+    written.remember("a kitchen photo", kitchen)
+    written.save()
+    reopened = WrittenScores(2**20, EmbeddingStore(tmp_path / "cache.sqlite3"))
+    [found, absent] = reopened.lookup(["a kitchen photo", "never written"])
+    assert absent is None and (found.classes == kitchen.classes).all()
+    # A row whose checksum holds but whose values no classifier gives (class 5000) is dropped, never used.
+    row = as_row(kitchen)
+    row[0] = 5000
+    store.put(STORE_IDENTITY, {"a damaged row": row})
+    assert WrittenScores(2**20, store).lookup(["a damaged row"]) == [None]
+    assert store.get(STORE_IDENTITY, ["a damaged row"], len(row)) == {}

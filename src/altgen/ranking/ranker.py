@@ -7,9 +7,7 @@ match, and with short texts they dominate the embedding and drown the one word t
 
 from __future__ import annotations
 
-import hashlib
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
@@ -17,12 +15,13 @@ from typing import Sequence
 import numpy as np
 
 from altgen.ranking.broader_words import BroaderWords
-from altgen.ranking.byte_lru import ByteLRU, memoised, size_of_text, size_of_words
+from altgen.ranking.byte_lru import memoised, size_of_text, size_of_words
 from altgen.ranking.class_concepts import ClassConcepts
 from altgen.ranking.contract import Embedder
 from altgen.ranking.embedding_cache import CachedPassages, vector_entry_bytes
 from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.ranking.glossary import Glossary, within_one_edit
+from altgen.ranking.written_scores import WrittenScores
 from altgen.types import ClassScores
 
 _SPACES = re.compile(r"\s+")
@@ -98,12 +97,6 @@ SURE_WITHOUT_SHARED_WORDS = 3.0
 # dev halves; on them, every answerable request these flag more than the text rule was answered wrongly):
 SURE_WITHOUT_SHARED_WORDS_WRITTEN = 3.5  # the request names nothing the classifier knows ("sushi", "a tennis court")
 SURE_AGAINST_THE_CLASSIFIER = 5.0  # it names a specific thing of which the classifier saw nothing
-# A remembered description's class scores: the key, the two small arrays and their objects.
-SCORES_ENTRY_OVERHEAD = 400
-
-
-def text_key(description: str) -> bytes:
-    return hashlib.blake2b(description.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset("a an the of with and in on at to for is are it its this that photo picture image pic".split())
@@ -234,9 +227,7 @@ class Ranker:
         # descriptions' vectors), a quarter for text work.
         request_share = scores_share = cache_bytes // 16
         vector_share = (cache_bytes * 3 // 4 - request_share - scores_share) // len(self.embedders)
-        self._scores: ByteLRU[bytes, ClassScores] = ByteLRU(
-            scores_share, lambda key, scores: sys.getsizeof(key) + scores.nbytes + SCORES_ENTRY_OVERHEAD
-        )
+        self.written_scores = WrittenScores(scores_share, store)
         self.caches = [CachedPassages(e, vector_share, store) for e in self.embedders]
         # The encoders run side by side: their engines (numpy, C) release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=len(self.embedders), thread_name_prefix="encoder")
@@ -277,9 +268,13 @@ class Ranker:
 
     def remember_scores(self, description: str, scores: ClassScores) -> None:
         """Keeps the class scores behind a description the service wrote, for searches that send it back
-        (keyed by the whole text; the least recently used are forgotten first)."""
+        (keyed by the whole text; on disk too once ``save_scores`` runs, with a cache file)."""
         if self.concepts is not None:
-            self._scores.put(text_key(description), scores)
+            self.written_scores.remember(description, scores)
+
+    def save_scores(self) -> None:
+        """Stores the class scores remembered since the last call in the cache file (blocking: the ranking thread)."""
+        self.written_scores.save()
 
     def _class_evidence(self, query: str, descriptions: Sequence[str], *, reads_text: bool) -> tuple[np.ndarray, bool]:
         """What the classifier saw behind descriptions the service wrote ("a kitchen" finds "possibly a
@@ -288,11 +283,10 @@ class Ranker:
         specific thing. Nothing when a photo's own text holds the request's words (``reads_text``): those words
         are text to find, not things to see (리베이스, "rebase", holds 베이스, "bass guitar")."""
         evidence = np.full(len(descriptions), np.nan, dtype=np.float32)
-        if self.concepts is None or reads_text or not len(self._scores):
+        if self.concepts is None or reads_text:
             return evidence, False
         concepts = self.concepts.named_in(self._concept_text(query))
-        for i, description in enumerate(descriptions):
-            scores = self._scores.get(text_key(description))
+        for i, scores in enumerate(self.written_scores.lookup(descriptions)):
             if scores is not None:
                 evidence[i] = ClassConcepts.evidence(concepts, scores)
         return evidence, any(concept.specific for concept in concepts)
