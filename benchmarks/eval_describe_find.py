@@ -93,6 +93,8 @@ def answers(photo: dict) -> list[str]:
 
 
 async def through_the_api(photos: list[dict], unanswerable: list[dict], captioner: ImageNetCaptioner, **settings) -> dict:
+    # No cache file: every run embeds and remembers afresh, whatever earlier runs stored.
+    settings = {"cache_path": "none", **settings}
     app = create_app(Settings(devices="cpu", max_batch_size=8, **settings), captioner_factory=lambda _settings, _device: captioner)
     async with LifespanManager(app, startup_timeout=300) as manager:
         transport = httpx.ASGITransport(app=manager.app)
