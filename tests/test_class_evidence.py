@@ -208,3 +208,18 @@ def test_stored_class_scores_are_checked_when_read(tmp_path: Path):
     store.put(STORE_IDENTITY, {"a damaged row": row})
     assert WrittenScores(2**20, store).lookup(["a damaged row"]) == [None]
     assert store.get(STORE_IDENTITY, ["a damaged row"], len(row)) == {}
+
+
+def test_a_text_another_process_stores_later_is_read_once_the_miss_is_old(tmp_path: Path, monkeypatch):
+    from altgen.ranking import written_scores
+
+    here = WrittenScores(2**20, EmbeddingStore(tmp_path / "cache.sqlite3"))
+    assert here.lookup(["a kitchen photo"]) == [None]  # not written yet: the miss is remembered
+    there = WrittenScores(2**20, EmbeddingStore(tmp_path / "cache.sqlite3"))
+    there.remember("a kitchen photo", scores(dishwasher=0.3, microwave=0.25))
+    there.save()
+    assert here.lookup(["a kitchen photo"]) == [None]  # the file is not asked again at once
+    later = written_scores.monotonic() + written_scores.ABSENT_FOR_S + 1
+    monkeypatch.setattr(written_scores, "monotonic", lambda: later)
+    [found] = here.lookup(["a kitchen photo"])
+    assert found is not None and int(found.classes[0]) == class_index("dishwasher")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+from time import monotonic
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +28,8 @@ CLASS_COUNT = 1000
 ENTRY_OVERHEAD = 400
 # Written scores waiting for the ranking thread to store them; past this many the oldest are not stored.
 MOST_UNSAVED = 10_000
+# How long a text the file did not have is not asked about again: another process may write it meanwhile.
+ABSENT_FOR_S = 30.0
 
 
 def text_key(description: str) -> bytes:
@@ -51,12 +54,12 @@ def from_row(row: np.ndarray) -> ClassScores | None:
 class WrittenScores:
     def __init__(self, max_bytes: int, store: EmbeddingStore | None = None):
         # With a cache file, a quarter of the bytes remembers texts it does not have either (the candidates of a
-        # search over a VLM's descriptions), so that the file is asked about a text once.
+        # search over a VLM's descriptions), so that the file is asked about a text once every ABSENT_FOR_S.
         absent_share = max_bytes // 4 if store is not None else 0
         self._memory: ByteLRU[bytes, ClassScores] = ByteLRU(
             max_bytes - absent_share, lambda key, scores: sys.getsizeof(key) + scores.nbytes + ENTRY_OVERHEAD
         )
-        self._absent: ByteLRU[bytes, bool] = ByteLRU(absent_share, lambda key, _v: sys.getsizeof(key) + 64)
+        self._absent: ByteLRU[bytes, float] = ByteLRU(absent_share, lambda key, _v: sys.getsizeof(key) + 64)
         self._store = store if store is not None and store.available else None
         self._unsaved: dict[str, ClassScores] = {}
         self._unsaved_lock = threading.Lock()  # the event loop adds, the ranking thread takes
@@ -87,13 +90,18 @@ class WrittenScores:
         if self._store is not None and unsaved:
             self._store.put(STORE_IDENTITY, {text: as_row(scores) for text, scores in unsaved.items()})
 
+    def _known_absent(self, key: bytes, now: float) -> bool:
+        missed_at = self._absent.get(key)
+        return missed_at is not None and now - missed_at < ABSENT_FOR_S
+
     def lookup(self, descriptions: Sequence[str]) -> list[ClassScores | None]:
         """The scores behind each description, from memory, else from the file (read once per text)."""
         keys = [text_key(d) for d in descriptions]
         found = [self._memory.get(key) for key in keys]
         if self._store is None:
             return found
-        wanted = {d: key for d, key, scores in zip(descriptions, keys, found) if scores is None and self._absent.get(key) is None}
+        now = monotonic()
+        wanted = {d: key for d, key, scores in zip(descriptions, keys, found) if scores is None and not self._known_absent(key, now)}
         if not wanted:
             return found
         rows = self._store.get(STORE_IDENTITY, list(wanted), 2 * TOP)
@@ -105,7 +113,7 @@ class WrittenScores:
                 loaded[text] = scores
                 self._memory.put(key, scores)
             else:
-                self._absent.put(key, True)
+                self._absent.put(key, now)
                 if text in rows:
                     damaged.append(text)
         if damaged:
