@@ -32,11 +32,10 @@ class Captioner:
     Every hook the service calls is declared here, with what it does when a backend leaves it out:
     ``preprocess`` runs on a request thread before queueing (thread-safe, CPU only) so that the
     device's thread spends its time on the model; ``warm_up`` runs on the model thread before the
-    service says it is ready (compilation, memory); ``caption_scored`` (``caption`` unless a backend has class
-    scores to add) runs on the model thread; ``finish``
-    runs on a request thread after it, one photo at a time (thread-safe: CPU work on a photo's answer
-    that must not hold up the next batch); ``reachable`` runs on a helper thread every few seconds
-    while the service is up.
+    service says it is ready (compilation, memory); ``caption_scored`` (``caption``, unless a backend has
+    class scores to add) runs on the model thread; ``finish`` runs on a request thread after it, one photo
+    at a time (thread-safe: CPU work on a photo's answer that must not hold up the next batch);
+    ``reachable`` runs on a helper thread every few seconds while the service is up.
     """
 
     name: str

@@ -95,7 +95,8 @@ class WrittenScores:
         return missed_at is not None and now - missed_at < ABSENT_FOR_S
 
     def lookup(self, descriptions: Sequence[str]) -> list[ClassScores | None]:
-        """The scores behind each description, from memory, else from the file (read once per text)."""
+        """The scores behind each description, from memory, else from the file (a text it lacked is not asked
+        about again for ABSENT_FOR_S)."""
         keys = [text_key(d) for d in descriptions]
         found = [self._memory.get(key) for key in keys]
         if self._store is None:
