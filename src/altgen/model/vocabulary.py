@@ -9,6 +9,7 @@ description falls back on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 # General categories (WordNet hypernym -> English, Korean), specific before general within each group.
@@ -148,9 +149,13 @@ def _read(name: str) -> list[list[str]]:
     return [line.split("\t") for line in text.splitlines()]
 
 
-def class_synonyms() -> list[list[str]]:
-    """Every English name WordNet gives each class ("ladybug, ladybeetle, lady beetle, ladybird, ...")."""
-    return [[name.strip() for name in row[2].split(",") if name.strip()] for row in _read("imagenet_classes.tsv")]
+@cache
+def class_synonyms() -> tuple[tuple[str, ...], ...]:
+    """Every English name WordNet gives each class ("ladybug, ladybeetle, lady beetle, ladybird, ..."); read once
+    (the scenes and the search's class names look classes up by name dozens of times at start-up)."""
+    return tuple(
+        tuple(name.strip() for name in row[2].split(",") if name.strip()) for row in _read("imagenet_classes.tsv")
+    )
 
 
 def load_class_words() -> list[ClassWords]:
