@@ -274,7 +274,7 @@ class AltTextService:
                     await self._embed_turn(missing, Work.BACKGROUND)
                 except Exception:  # noqa: BLE001 - a search will embed them; the answer went out long ago
                     log.exception("embedding written descriptions failed")
-            if self.ranker.written_scores.unsaved:
+            if self.ranker.scores_to_save:
                 try:
                     await self._ranking.run(Work.BACKGROUND, self.ranker.save_scores)
                 except Exception:  # noqa: BLE001 - they are still in memory; the file is only for later

@@ -272,6 +272,11 @@ class Ranker:
         if self.concepts is not None:
             self.written_scores.remember(description, scores)
 
+    @property
+    def scores_to_save(self) -> bool:
+        """Whether class scores remembered since the last ``save_scores`` wait to be stored."""
+        return self.written_scores.unsaved
+
     def save_scores(self) -> None:
         """Stores the class scores remembered since the last call in the cache file (blocking: the ranking thread)."""
         self.written_scores.save()
