@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import AsyncIterator
 
 import httpx
@@ -53,6 +54,16 @@ def photos() -> dict[str, bytes]:
 
 # What the embedded model says of each photo above (checked against the real weights).
 EXPECTED_WORD = {"cat": "cat", "coffee": "espresso", "camera": "tripod"}
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory) -> Path:
+    """A folder of three photos as files, for the clients and CLI that read from disk."""
+    folder = tmp_path_factory.mktemp("Images")
+    Image.fromarray(skdata.chelsea()).save(folder / "chelsea.jpg")
+    Image.fromarray(skdata.coffee()).save(folder / "coffee.png")
+    Image.fromarray(skdata.camera()).save(folder / "camera.jpg")
+    return folder
 
 
 @pytest.fixture

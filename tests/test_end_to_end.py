@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from skimage import data as skdata
 
 
 def free_port() -> int:
@@ -54,15 +53,6 @@ def server(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("Images")
-    Image.fromarray(skdata.chelsea()).save(folder / "chelsea.jpg")
-    Image.fromarray(skdata.coffee()).save(folder / "coffee.png")
-    Image.fromarray(skdata.camera()).save(folder / "camera.jpg")
-    return folder
 
 
 # ---- the clients' code, as the old README and CONTRACT.md quote it ----------------------------

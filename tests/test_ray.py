@@ -16,7 +16,7 @@ from ray import serve  # noqa: E402
 
 from altgen.distributed.app import build_app  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
-from test_end_to_end import free_port, photo_dir, test_errors_come_back_as_json_with_status, test_legacy_clients_work_verbatim  # noqa: E402,F401
+from test_end_to_end import free_port, test_errors_come_back_as_json_with_status, test_legacy_clients_work_verbatim  # noqa: E402,F401
 from test_legacy_api import (  # noqa: E402,F401
     test_config_applies_to_later_requests,
     test_config_validates_both_values_before_changing_anything,

@@ -169,7 +169,7 @@ async def test_cancelled_and_expired_jobs_are_dropped_when_forming_a_batch():
     consumer = DeviceConsumer("cpu", "cpu", model, queue, metrics, max_batch_size=8, max_wait_s=0)
     batch = await consumer.next_batch()
     consumer.close()
-    assert [job.payload for job in batch] == ["live"]
+    assert len(batch) == 1 and batch[0] is live
     with pytest.raises(asyncio.TimeoutError):
         await expired.future
 

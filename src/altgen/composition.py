@@ -199,15 +199,12 @@ def imagenet_class_concepts() -> ClassConcepts:
     return ClassConcepts(phrases, len(classes))
 
 
-def one_blas_thread() -> None:
-    """numpy's BLAS (OpenBLAS) on one thread. This process already runs photos side by side on its own
-    threads; OpenBLAS's workers, woken by the classifier's small matrix product, spin while they wait for
-    more and took ~20 ms of CPU a photo on a 2-core machine (a third of the service's throughput)."""
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def image_threads() -> ThreadPoolExecutor:
-    """Decoding, resizing and the model's pre-processing: a few threads, whatever the machine."""
+    """The threads this process runs photos on: a few for decoding, resizing and the model's pre-processing,
+    whatever the machine, with numpy's BLAS (OpenBLAS) kept to one thread. OpenBLAS's own workers, woken by
+    the classifier's small matrix product, spin while they wait for more and took ~20 ms of CPU a photo on a
+    2-core machine (a third of the service's throughput) against the threads that already run side by side."""
+    threadpool_limits(limits=1, user_api="blas")
     return ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
 
 
@@ -231,7 +228,6 @@ def build_service(
     Captioning`` for photos described elsewhere (a Ray deployment), which admits what its replicas can queue."""
     captioner_factory = captioner_factory or load_captioner  # looked up now, so a test can replace them
     ranker_factory = ranker_factory or load_ranker
-    one_blas_thread()
     metrics = Metrics()
     image_pool = image_threads()
     if remote_captioning is None:

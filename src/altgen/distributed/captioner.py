@@ -15,7 +15,7 @@ from ray import serve
 
 from altgen.captioning.contract import CaptionRequest
 from altgen.captioning.local import Captioned
-from altgen.composition import image_threads, load_captioner, local_captioning, one_blas_thread
+from altgen.composition import image_threads, load_captioner, local_captioning
 from altgen.deadline import Deadline
 from altgen.logs import configure_logging, request_id_var
 from altgen.metrics import Metrics
@@ -26,7 +26,6 @@ class CaptionerReplica:
     async def __init__(self, settings: Settings):
         configure_logging(settings.log_level)
         self._settings = settings
-        one_blas_thread()
         self._pool = image_threads()
         self.captioning = local_captioning(settings, load_captioner, Metrics(), self._pool)
         await self.captioning.start()

@@ -279,6 +279,8 @@ class ImageNetCaptioner(Captioner):
     def caption_scored(self, requests: Sequence[CaptionRequest]) -> list[tuple[str, ClassScores | None]]:
         if not requests:
             return []
+        # Features made once here for any request not preprocessed on a request thread (the description reads them thrice).
+        requests = [request if request.features is not None else self.preprocess(request) for request in requests]
         probabilities = self.probabilities(requests)
         return [(self._describe(request, probs), ClassScores.top(probs)) for request, probs in zip(requests, probabilities)]
 

@@ -299,18 +299,22 @@ class Ranker:
     def _broader_phrases(self, text: str) -> set[str]:
         return self.broader_words.of(text) if self.broader_words else set()
 
-    def _words_and_broader(self, text: str) -> tuple[set[str], set[str]]:
-        """The text's own words, and those with the broader words of what it names (a daisy: flower, plant)."""
+    def _words_and_broader(self, text: str, broader_phrases: set[str] | None = None) -> tuple[set[str], set[str]]:
+        """The text's own words, and those with the broader words of what it names (a daisy: flower, plant);
+        ``broader_phrases`` where the caller already found them."""
         words = english_words(text)
-        broader = english_words(" ".join(self._broader_phrases(text)))
-        return words, words | broader
+        if broader_phrases is None:
+            broader_phrases = self._broader_phrases(text)
+        return words, words | english_words(" ".join(broader_phrases))
 
     def _shared_words(self, phrasings: list[str], passages: list[str]) -> tuple[np.ndarray, list[bool]]:
         """Words a candidate shares with the request, IDF-weighted over the candidates; a match through a
         broader word (request "flower", description "a daisy"; or request "owl", description "a bird of
         prey") counts half of a match on the word itself. And whether each candidate names the thing asked for
         (see ``Ranked.names_it``)."""
-        query, query_broad = self._words_and_broader(" ".join(phrasings))
+        request = " ".join(phrasings)
+        broader_phrases = self._broader_phrases(request)
+        query, query_broad = self._words_and_broader(request, broader_phrases)
         described = [self._description_words(p) for p in passages]
         unknown = {word for word in query - self._known_words if len(word) >= 5}
         if unknown:  # only then gather the candidates' vocabulary (10,000 sets is not free)
@@ -318,7 +322,7 @@ class Ranker:
             query, query_broad = query | typos, query_broad | typos
         # A description naming a specific broader word of the request ("a bird of prey" for "owl") names it; one
         # naming only a general category ("an animal, possibly a fox" for "a cat") does not.
-        specific_broader = [english_words(phrase) for phrase in self._broader_phrases(" ".join(phrasings))
+        specific_broader = [english_words(phrase) for phrase in broader_phrases
                             if self.concepts is None or self.concepts.is_specific(phrase)]
         names_it = [bool(query & broad) or any(phrase <= words for phrase in specific_broader) for words, broad in described]
         exact = lexical_scores(query, [words for words, _ in described])
