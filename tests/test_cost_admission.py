@@ -16,11 +16,12 @@ from asgi_lifespan import LifespanManager
 from test_end_to_end import start_server
 
 from altgen.api.app import create_app
+from altgen.ranking.contract import Embedder
 from altgen.ranking.ranker import Ranker
 from altgen.settings import Settings
 
 
-class SlowEncoder:
+class SlowEncoder(Embedder):
     """10 ms a text; vectors from a hash, so ranking still works."""
 
     name, dimension, version = "slow", 8, "1"

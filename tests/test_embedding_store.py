@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 
-from altgen.ranking.contract import l2_normalise
+from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.ranking.embedding_cache import CachedPassages
 from altgen.ranking.embedding_store import EmbeddingStore
 
 
-class Encoder:
+class Encoder(Embedder):
     """Deterministic vectors from the text; counts what it had to embed."""
 
     def __init__(self, name: str = "enc", version: str = "1", dimension: int = 4):

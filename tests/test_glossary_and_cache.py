@@ -9,6 +9,7 @@ from altgen.ranking.byte_lru import ENTRY_OVERHEAD
 from altgen.ranking.embedding_cache import CachedPassages, vector_entry_bytes
 from altgen.composition import background_descriptions
 from altgen.ranking.ranker import Ranker
+from altgen.ranking.contract import Embedder
 
 SMALL = Glossary({"고슴도치": "hedgehog", "피자": "pizza", "말": "horse", "생일": "birthday", "케이크": "cake", "부엌": "kitchen", "눈": "snow", "눈 덮인 산": "snow-covered mountain"})
 
@@ -48,7 +49,7 @@ def test_packaged_glossary_loads_and_knows_everyday_words():
     assert glossary.english_terms(" 고슴도치 사진을 찾아 줘.") == ["hedgehog"]
 
 
-class CountingEmbedder:
+class CountingEmbedder(Embedder):
     name = "counting"
 
     def __init__(self):

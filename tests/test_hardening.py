@@ -7,6 +7,7 @@ import json
 from conftest import metric
 
 from altgen.captioning.contract import Captioner
+from altgen.ranking.contract import Embedder
 
 
 def assert_json_error(response, status: int) -> dict:
@@ -154,7 +155,7 @@ async def test_decoding_counts_against_the_deadline_and_does_not_hold_up_small_p
     assert big_s < 6.0, big_s  # the deadline, plus at most the decodes already running
 
 
-class SlowEncoder:
+class SlowEncoder(Embedder):
     """Takes 50 ms a text, like a real encoder on a small CPU; vectors from a hash, so ranking still works."""
 
     name = "slow"

@@ -12,7 +12,7 @@ import numpy as np
 from altgen.engines.openai_engine import Engine, EngineError
 from altgen.errors import ModelBusy, ModelUnavailable
 from altgen.model.sentence_transformer_embedder import E5_PREFIXES
-from altgen.ranking.contract import l2_normalise
+from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.settings import EngineAddress
 from altgen.types import TextKind
 
@@ -23,7 +23,7 @@ BATCH = 32
 NO_PREFIXES = {"query": "", "passage": ""}
 
 
-class RemoteEmbedder:
+class RemoteEmbedder(Embedder):
     # A stored vector is reused only for the same engine and model name: the name carries both. The engine does not
     # say which weights it serves, so a model changed under the same name needs a new cache file (cache_path).
     version = "engine"

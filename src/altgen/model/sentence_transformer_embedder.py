@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 # Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
-from altgen.ranking.contract import l2_normalise
+from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.types import TextKind
 
 # Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
@@ -27,7 +27,7 @@ def weights_version(name_or_path: str) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(Embedder):
     def __init__(self, name_or_path: str, device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
 

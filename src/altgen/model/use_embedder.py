@@ -6,11 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.ranking.contract import l2_normalise
+from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.types import TextKind
 
 
-class UniversalSentenceEncoder:
+class UniversalSentenceEncoder(Embedder):
     name = "use-multilingual-v3"
     dimension = 512
 

@@ -21,7 +21,7 @@ NORM_TOLERANCE = 1e-3  # float32 unit vectors are this close to length 1
 
 def encoder_identity(embedder: Embedder) -> str:
     """What a stored vector must have been made by: the encoder's name and its weights' version."""
-    return f"{embedder.name}@{getattr(embedder, 'version', 'unversioned')}"
+    return f"{embedder.name}@{embedder.version}"
 
 
 def vector_entry_bytes(text: str, vector: np.ndarray) -> int:

@@ -348,7 +348,7 @@ class Ranker:
     def _encode_request(self, key: tuple[int, tuple[str, ...]]) -> np.ndarray:
         index, phrasings = key
         embedder = self.embedders[index]
-        if getattr(embedder, "english_phrasing_only", False):
+        if embedder.english_phrasing_only:
             phrasings = phrasings[-1:]
         return embedder.embed(list(phrasings), "query")
 

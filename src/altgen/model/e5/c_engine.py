@@ -9,11 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from altgen.ranking.contract import l2_normalise
+from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.types import TextKind
 
 
-class MultilingualE5SmallCEngine:
+class MultilingualE5SmallCEngine(Embedder):
     name = "multilingual-e5-small-q4"
     dimension = 384
     english_phrasing_only = True  # as the torch engine: same model, same strengths

@@ -37,6 +37,7 @@ from altgen.model.e5.weights import (
     packaged_weights_path,
 )
 from altgen.types import TextKind
+from altgen.ranking.contract import Embedder
 
 # Tokens per batch (rows x longest row): the speed is flat from 512 to 2,048; fewer keeps memory down.
 BATCH_TOKENS = 1024
@@ -67,7 +68,7 @@ def fastest_dtype() -> torch.dtype:
     return torch.bfloat16 if native else torch.float32
 
 
-class MultilingualE5Small:
+class MultilingualE5Small(Embedder):
     name = "multilingual-e5-small-q4"
     dimension = 384
     # Strong on English, weak on Korean (ranking evaluation: top-1 0.98 vs 0.41); so when the glossary
