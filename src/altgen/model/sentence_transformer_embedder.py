@@ -6,7 +6,6 @@ from typing import Sequence
 
 import numpy as np
 
-# Families trained with "query: "/"passage: " prefixes that older checkpoints do not declare as prompts.
 from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.types import TextKind
 

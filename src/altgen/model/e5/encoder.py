@@ -36,8 +36,8 @@ from altgen.model.e5.weights import (
     dequantise_q4,
     packaged_weights_path,
 )
-from altgen.types import TextKind
 from altgen.ranking.contract import Embedder
+from altgen.types import TextKind
 
 # Tokens per batch (rows x longest row): the speed is flat from 512 to 2,048; fewer keeps memory down.
 BATCH_TOKENS = 1024
