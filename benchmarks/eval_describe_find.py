@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import AsyncIterator
 
 import httpx
 import numpy as np
@@ -92,34 +94,47 @@ def answers(photo: dict) -> list[str]:
     return [word for word in photo["truth"] if word not in GENERAL]
 
 
-async def through_the_api(photos: list[dict], unanswerable: list[dict], captioner: ImageNetCaptioner, **settings) -> dict:
-    # No cache file: every run embeds and remembers afresh, whatever earlier runs stored.
+@asynccontextmanager
+async def eval_client(captioner: ImageNetCaptioner, **settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app on ``captioner``, in this process. No cache file: every run embeds and remembers
+    afresh, whatever earlier runs (or the user's own service) stored."""
     settings = {"cache_path": "none", **settings}
     app = create_app(Settings(devices="cpu", max_batch_size=8, **settings), captioner_factory=lambda _settings, _device: captioner)
     async with LifespanManager(app, startup_timeout=300) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://eval", timeout=300) as client:
-            pairs = []
-            for start in range(0, len(photos), 8):
-                group = photos[start : start + 8]
-                files = [(f"Image{i}", (p["source"].rsplit("/", 1)[-1], p["bytes"])) for i, p in enumerate(group)]
-                response = await client.post("/getAltTexts", data={"Id": "eval", "Hash": [p["id"] for p in group]}, files=files)
-                response.raise_for_status()
-                pairs.extend(response.json())
-            found = []
-            candidates = [{"id": pair["Hash"], "description": pair["Description"]} for pair in pairs]
-            for photo in photos:
-                for language in ("ko", "en"):
-                    response = await client.post("/getBestPictures", data={"userText": photo[language], "data": json.dumps(pairs)})
-                    # The best photo even when it is not a match: whether "no match" hid a right answer.
-                    ranked = await client.post("/v1/recommend", json={"query": photo[language], "candidates": candidates, "top_k": 1})
-                    found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json(),
-                                  "best": ranked.json()["results"][0]["id"]})
-            unmatched = []
-            for request in unanswerable:
-                for language in ("ko", "en"):
-                    response = await client.post("/getBestPictures", data={"userText": request[language], "data": json.dumps(pairs)})
-                    unmatched.append({"language": language, "request": request[language], "got": response.json()})
+        async with httpx.AsyncClient(transport=transport, base_url="http://eval", timeout=600) as client:
+            yield client
+
+
+async def describe_all(client: httpx.AsyncClient, photos: list[dict]) -> list[dict]:
+    """Every photo described through /getAltTexts, eight a request, each file as shipped; its id is its Hash."""
+    pairs = []
+    for start in range(0, len(photos), 8):
+        group = photos[start : start + 8]
+        files = [(f"Image{i}", (p["source"].rsplit("/", 1)[-1], p["bytes"])) for i, p in enumerate(group)]
+        response = await client.post("/getAltTexts", data={"Id": "eval", "Hash": [p["id"] for p in group]}, files=files)
+        response.raise_for_status()
+        pairs.extend(response.json())
+    return pairs
+
+
+async def through_the_api(photos: list[dict], unanswerable: list[dict], captioner: ImageNetCaptioner, **settings) -> dict:
+    async with eval_client(captioner, **settings) as client:
+        pairs = await describe_all(client, photos)
+        found = []
+        candidates = [{"id": pair["Hash"], "description": pair["Description"]} for pair in pairs]
+        for photo in photos:
+            for language in ("ko", "en"):
+                response = await client.post("/getBestPictures", data={"userText": photo[language], "data": json.dumps(pairs)})
+                # The best photo even when it is not a match: whether "no match" hid a right answer.
+                ranked = await client.post("/v1/recommend", json={"query": photo[language], "candidates": candidates, "top_k": 1})
+                found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json(),
+                              "best": ranked.json()["results"][0]["id"]})
+        unmatched = []
+        for request in unanswerable:
+            for language in ("ko", "en"):
+                response = await client.post("/getBestPictures", data={"userText": request[language], "data": json.dumps(pairs)})
+                unmatched.append({"language": language, "request": request[language], "got": response.json()})
     return {"descriptions": {pair["Hash"]: pair["Description"] for pair in pairs}, "found": found, "unanswerable": unmatched}
 
 

@@ -21,20 +21,20 @@ import asyncio
 import json
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import httpx
-from asgi_lifespan import LifespanManager
+sys.path.insert(0, str(Path(__file__).parent))
+from eval_describe_find import describe_all, eval_client  # noqa: E402
 
-from altgen.api.app import create_app
-from altgen.images.decode import prepare_image
-from altgen.captioning.contract import CaptionRequest
-from altgen.model.faces import FaceCounter
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.text_reader import TextReader
-from altgen.ranking.ranker import quoted_text
-from altgen.settings import Settings
+from altgen.images.decode import prepare_image  # noqa: E402
+from altgen.captioning.contract import CaptionRequest  # noqa: E402
+from altgen.model.faces import FaceCounter  # noqa: E402
+from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.text_reader import TextReader  # noqa: E402
+from altgen.ranking.ranker import quoted_text  # noqa: E402
+from altgen.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "text_eval.json"
 RESULTS = Path(__file__).parent / "results"
@@ -64,24 +64,15 @@ def quotes_truth(description: str, truth: str) -> bool:
 
 
 async def through_the_api(photos: list[dict], captioner: ImageNetCaptioner) -> dict:
-    app = create_app(Settings(devices="cpu", max_batch_size=8), captioner_factory=lambda _settings, _device: captioner)
-    async with LifespanManager(app, startup_timeout=300) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://eval", timeout=600) as client:
-            pairs = []
-            for start in range(0, len(photos), 8):
-                group = photos[start : start + 8]
-                files = [(f"Image{i}", (p["source"].rsplit("/", 1)[-1], p["bytes"])) for i, p in enumerate(group)]
-                response = await client.post("/getAltTexts", data={"Id": "eval", "Hash": [p["id"] for p in group]}, files=files)
-                response.raise_for_status()
-                pairs.extend(response.json())
-            found = []
-            for photo in photos:
-                if not photo["truth"]:
-                    continue
-                for language in ("ko", "en"):
-                    response = await client.post("/getBestPictures", data={"userText": photo[language], "data": json.dumps(pairs)})
-                    found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json()})
+    async with eval_client(captioner) as client:
+        pairs = await describe_all(client, photos)
+        found = []
+        for photo in photos:
+            if not photo["truth"]:
+                continue
+            for language in ("ko", "en"):
+                response = await client.post("/getBestPictures", data={"userText": photo[language], "data": json.dumps(pairs)})
+                found.append({"language": language, "request": photo[language], "expected": photo["id"], "got": response.json()})
     return {"descriptions": {pair["Hash"]: pair["Description"] for pair in pairs}, "found": found}
 
 
