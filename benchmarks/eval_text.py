@@ -33,7 +33,7 @@ from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.model.faces import FaceCounter  # noqa: E402
 from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
 from altgen.model.text_reader import TextReader  # noqa: E402
-from altgen.ranking.ranker import quoted_text  # noqa: E402
+from altgen.ranking.words import quoted_text  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "text_eval.json"

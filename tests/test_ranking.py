@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altgen.ranking.ranker import description_core, encoder_text, request_core
+from altgen.ranking.words import description_core, encoder_text, request_core
 
 DESCRIPTIONS = [
     "Image may contain: a cat.",
@@ -92,7 +92,7 @@ def test_broader_words_come_from_wordnet_chains():
 
 
 def test_a_misspelt_english_word_still_matches():
-    from altgen.ranking.ranker import corrected_typos
+    from altgen.ranking.words import corrected_typos
 
     vocabulary = {"guitar", "espresso", "cat", "sushi"}
     assert corrected_typos({"guitr", "expresso", "cta", "sushi"}, vocabulary) == {"guitar", "espresso"}

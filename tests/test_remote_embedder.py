@@ -15,7 +15,7 @@ import requests
 from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.engines.remote_embedder import BATCH
 from altgen.composition import background_descriptions
-from altgen.ranking.ranker import description_core
+from altgen.ranking.words import description_core
 from engines import save_tiny_bert, start_infinity, stop
 from test_end_to_end import free_port, start_server
 

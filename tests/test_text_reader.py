@@ -17,7 +17,7 @@ from altgen.model.faces import FaceCounter
 from altgen.model.imagenet_captioner import ImageNetCaptioner
 from altgen.model.text_reader import TextLine, TextReader, reading_order
 from altgen.model.text_words import title_first, with_text
-from altgen.ranking.ranker import quoted_scores, quoted_text, text_request_tokens
+from altgen.ranking.words import quoted_scores, quoted_text, text_request_tokens
 from tests.conftest import encode
 
 NANUM = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")

@@ -23,8 +23,9 @@ from altgen.images.budget import DecodeBudget
 from altgen.images.decode import PreparedImage, finish_image, open_image
 from altgen.metrics import Metrics
 from altgen.ranking.pace import TEXT_OVERHEAD, EmbeddingPace, cost
-from altgen.ranking.ranker import Ranked, Ranker, normalise_text
+from altgen.ranking.ranker import Ranked, Ranker
 from altgen.ranking.thread import RankingThread, Work
+from altgen.ranking.words import normalise_text
 from altgen.settings import ResizeConfig, Settings
 from altgen.types import Detail, Language
 
