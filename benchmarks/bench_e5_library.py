@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from altgen.model.e5.encoder import MultilingualE5Small
-from altgen.model.e5.weights import Q4_BLOCK_BYTES, dequantise_q4
+from altgen.model.encoders.e5.encoder import MultilingualE5Small
+from altgen.model.encoders.e5.weights import Q4_BLOCK_BYTES, dequantise_q4
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "e5_library.json"

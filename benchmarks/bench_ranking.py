@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from altgen.captioning.contract import Captioner
-from altgen.model.vocabulary import load_class_words
+from altgen.model.classifier.vocabulary import load_class_words
 from altgen.composition import load_ranker
 from altgen.settings import Settings
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # the random model builders live
 
 from altgen.images.decode import prepare_image  # noqa: E402
 from engines import start_transformers_serve  # noqa: E402  (the tests' real engine on loopback)
-from altgen.model.prompts import PROMPTS  # noqa: E402
+from altgen.model.vlm.prompts import PROMPTS  # noqa: E402
 from altgen.engines.remote_captioner import data_url  # noqa: E402
 from altgen.settings import ResizeConfig  # noqa: E402
 

@@ -27,9 +27,9 @@ from eval_describe_find import read_photos
 
 from altgen.captioning.contract import CaptionRequest
 from altgen.images.decode import prepare_image
-from altgen.model.faces import FaceCounter
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.text_reader import GATE_SIDE
+from altgen.model.classifier.faces import FaceCounter
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
+from altgen.model.ocr.text_reader import GATE_SIDE
 from altgen.settings import ResizeConfig
 
 RESULTS = Path(__file__).parent / "results" / "classifier_runtime.json"

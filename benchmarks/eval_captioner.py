@@ -26,7 +26,7 @@ from asgi_lifespan import LifespanManager
 from altgen.api.app import create_app
 from altgen.images.decode import prepare_image
 from altgen.captioning.contract import CaptionRequest
-from altgen.model.imagenet_captioner import centre_crop, normalised, shorter_side_to_input
+from altgen.model.classifier.imagenet_captioner import centre_crop, normalised, shorter_side_to_input
 from altgen.composition import load_captioner
 from altgen.settings import Settings
 

@@ -33,9 +33,9 @@ from asgi_lifespan import LifespanManager
 from altgen.api.app import create_app
 from altgen.images.decode import prepare_image
 from altgen.captioning.contract import CaptionRequest
-from altgen.model.faces import FaceCounter
-from altgen.model.imagenet_captioner import Claim, ImageNetCaptioner
-from altgen.model.vocabulary import CATEGORIES, load_class_words
+from altgen.model.classifier.faces import FaceCounter
+from altgen.model.classifier.imagenet_captioner import Claim, ImageNetCaptioner
+from altgen.model.classifier.vocabulary import CATEGORIES, load_class_words
 from altgen.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "describe_find_eval.json"

@@ -31,10 +31,10 @@ from photo_sources import read_source  # noqa: E402
 
 from altgen.images.decode import prepare_image  # noqa: E402
 from altgen.captioning.contract import CaptionRequest  # noqa: E402
-from altgen.model.faces import FaceCounter  # noqa: E402
-from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
-from altgen.model.scenes import OUTDOORS, kind_of  # noqa: E402
-from altgen.model.vocabulary import class_synonyms, load_class_words  # noqa: E402
+from altgen.model.classifier.faces import FaceCounter  # noqa: E402
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.classifier.scenes import OUTDOORS, kind_of  # noqa: E402
+from altgen.model.classifier.vocabulary import class_synonyms, load_class_words  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "places_eval.json"

@@ -30,9 +30,9 @@ from eval_describe_find import describe_all, eval_client  # noqa: E402
 
 from altgen.images.decode import prepare_image  # noqa: E402
 from altgen.captioning.contract import CaptionRequest  # noqa: E402
-from altgen.model.faces import FaceCounter  # noqa: E402
-from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
-from altgen.model.text_reader import TextReader  # noqa: E402
+from altgen.model.classifier.faces import FaceCounter  # noqa: E402
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.ocr.text_reader import TextReader  # noqa: E402
 from altgen.ranking.words import quoted_text  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
 

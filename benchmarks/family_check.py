@@ -31,7 +31,7 @@ def check_one(name: str, device: str, dtype: str, bucket: int) -> dict:
     """Load, warm up and compare one family on ``device``; every figure is recorded as it is measured."""
     import torch
 
-    from altgen.model.transformers_captioner import TransformersCaptioner
+    from altgen.model.vlm.transformers_captioner import TransformersCaptioner
     from test_vlm_families import mixed_requests
     from vlm_families import FAMILIES
 

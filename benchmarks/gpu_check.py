@@ -95,7 +95,7 @@ def run_direct_step(args: argparse.Namespace) -> dict:
     import torch
     from PIL import Image
 
-    from altgen.model.transformers_captioner import TransformersCaptioner
+    from altgen.model.vlm.transformers_captioner import TransformersCaptioner
 
     jpegs = sample_jpegs()
     photos = [Image.open(io.BytesIO(jpegs[i % len(jpegs)])).convert("RGB") for i in range(args.photos)]

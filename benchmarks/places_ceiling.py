@@ -33,8 +33,8 @@ from photo_sources import read_source  # noqa: E402
 from altgen.captioning.contract import CaptionRequest  # noqa: E402
 from altgen.composition import imagenet_class_concepts  # noqa: E402
 from altgen.images.decode import prepare_image  # noqa: E402
-from altgen.model.faces import FaceCounter  # noqa: E402
-from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.classifier.faces import FaceCounter  # noqa: E402
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner  # noqa: E402
 from altgen.settings import Settings  # noqa: E402
 from altgen.types import ClassScores  # noqa: E402
 

@@ -19,7 +19,7 @@ from skimage import data as skdata
 os.environ.setdefault("ALTGEN_CACHE_PATH", "none")
 
 from altgen.api.app import create_app  # noqa: E402
-from altgen.model.imagenet_captioner import ImageNetCaptioner  # noqa: E402
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner  # noqa: E402
 from altgen.composition import load_ranker  # noqa: E402
 from altgen.ranking.ranker import Ranker  # noqa: E402
 from altgen.settings import Settings  # noqa: E402

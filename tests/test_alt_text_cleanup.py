@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from altgen.model.alt_text import clean_alt_text
+from altgen.model.vlm.alt_text import clean_alt_text
 
 
 @pytest.mark.parametrize(

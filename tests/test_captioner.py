@@ -8,10 +8,10 @@ from PIL import Image
 from skimage import data as skdata
 
 from altgen.captioning.contract import CaptionRequest
-from altgen.model.faces import FaceCounter
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.photo_properties import describe_properties
-from altgen.model.vocabulary import load_class_words
+from altgen.model.classifier.faces import FaceCounter
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
+from altgen.model.classifier.photo_properties import describe_properties
+from altgen.model.classifier.vocabulary import load_class_words
 
 WORDS = load_class_words()
 
@@ -32,7 +32,7 @@ def labels(captioner, vector) -> list[str]:
 
 
 def texts(captioner, vector) -> tuple[str, str]:
-    from altgen.model.imagenet_captioner import sentence
+    from altgen.model.classifier.imagenet_captioner import sentence
 
     claims = captioner.claims(vector)
     return sentence(claims, "en"), sentence(claims, "ko")
@@ -156,7 +156,7 @@ def test_a_long_description_adds_the_photos_notable_property(captioner):
 def test_preprocessing_on_other_threads_gives_the_same_descriptions():
     from concurrent.futures import ThreadPoolExecutor
 
-    from altgen.model.imagenet_captioner import ImageNetCaptioner
+    from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
 
     captioner = ImageNetCaptioner(device="cpu", faces=FaceCounter())
     photos = [Image.fromarray(skdata.astronaut()), Image.fromarray(skdata.chelsea()), Image.fromarray(skdata.coffee())]
@@ -168,7 +168,7 @@ def test_preprocessing_on_other_threads_gives_the_same_descriptions():
 
 
 def test_a_guess_alone_is_followed_by_a_sure_property(captioner):
-    from altgen.model.imagenet_captioner import ImageNetCaptioner
+    from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
 
     blue = Image.new("RGB", (300, 120), (20, 60, 220))  # wide, and clearly blue
     request = CaptionRequest(blue, "en")

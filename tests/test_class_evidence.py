@@ -17,7 +17,7 @@ from PIL import Image
 from altgen.api.app import create_app
 from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.composition import imagenet_class_concepts, load_ranker
-from altgen.model.vocabulary import class_synonyms
+from altgen.model.classifier.vocabulary import class_synonyms
 from altgen.ranking.embedding_store import EmbeddingStore
 from altgen.ranking.ranker import Ranker
 from altgen.ranking.written_scores import STORE_IDENTITY, WrittenScores, as_row

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from altgen.model.e5.encoder import MultilingualE5Small
-from altgen.model.e5.tokenizer import E5Tokenizer
-from altgen.model.e5.weights import E5Weights, packaged_weights_path
+from altgen.model.encoders.e5.encoder import MultilingualE5Small
+from altgen.model.encoders.e5.tokenizer import E5Tokenizer
+from altgen.model.encoders.e5.weights import E5Weights, packaged_weights_path
 
 TEXTS = [
     "The image shows a hedgehog curled up on a bed of dry leaves in a garden.",
@@ -115,7 +115,7 @@ def test_batches_come_in_a_few_fixed_shapes_with_the_vectors_of_unpadded_ones(en
     ~0.5 MB a search. Rows and tokens are padded to steps, and padding changes no vector."""
     import random
 
-    from altgen.model.e5 import encoder as module
+    from altgen.model.encoders.e5 import encoder as module
 
     shapes: set[tuple[int, int]] = set()
     layer = encoder._layer

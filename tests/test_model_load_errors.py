@@ -13,8 +13,8 @@ from skimage import data as skdata
 from transformers import LlamaConfig, Qwen2VLConfig
 
 from altgen.errors import ModelUnavailable
-from altgen.model.load_errors import explain
-from altgen.model.transformers_captioner import TransformersCaptioner, load_processor
+from altgen.model.vlm.load_errors import explain
+from altgen.model.vlm.transformers_captioner import TransformersCaptioner, load_processor
 from random_vlms import byte_level_tokenizer
 from test_end_to_end import free_port
 

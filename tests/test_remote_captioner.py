@@ -18,8 +18,8 @@ import requests
 from PIL import Image
 from skimage import data as skdata
 
-from altgen.model.alt_text import clean_alt_text
-from altgen.model.prompts import PROMPTS
+from altgen.model.vlm.alt_text import clean_alt_text
+from altgen.model.vlm.prompts import PROMPTS
 from altgen.engines.remote_captioner import data_url
 from engines import start_transformers_serve, stop, wait_until
 from test_end_to_end import free_port, start_server

@@ -7,9 +7,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from altgen.captioning.contract import CaptionRequest
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.scenes import INDOORS, OUTDOORS, SceneReader, kind_of, sky_and_night
-from altgen.model.vocabulary import load_class_words
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
+from altgen.model.classifier.scenes import INDOORS, OUTDOORS, SceneReader, kind_of, sky_and_night
+from altgen.model.classifier.vocabulary import load_class_words
 
 WORDS = load_class_words()
 READER = SceneReader(WORDS)

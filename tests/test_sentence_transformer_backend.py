@@ -16,7 +16,7 @@ except ImportError:
     from sentence_transformers.models import Pooling, Transformer
 from transformers import BertConfig, BertModel, BertTokenizerFast  # noqa: E402
 
-from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder  # noqa: E402
+from altgen.model.encoders.sentence_transformer_embedder import SentenceTransformerEmbedder  # noqa: E402
 
 WORDS = "a an the cat dog photo of red blue car query passage : hedgehog espresso cup".split()
 

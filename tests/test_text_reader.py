@@ -13,10 +13,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data as skdata
 
-from altgen.model.faces import FaceCounter
-from altgen.model.imagenet_captioner import ImageNetCaptioner
-from altgen.model.text_reader import TextLine, TextReader, reading_order
-from altgen.model.text_words import title_first, with_text
+from altgen.model.classifier.faces import FaceCounter
+from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
+from altgen.model.ocr.text_reader import TextLine, TextReader, reading_order
+from altgen.model.ocr.text_words import title_first, with_text
 from altgen.ranking.words import quoted_scores, quoted_text, text_request_tokens
 from tests.conftest import encode
 

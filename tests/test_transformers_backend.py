@@ -11,7 +11,7 @@ from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
 from altgen.captioning.contract import CaptionRequest  # noqa: E402
-from altgen.model.transformers_captioner import TransformersCaptioner  # noqa: E402
+from altgen.model.vlm.transformers_captioner import TransformersCaptioner  # noqa: E402
 from random_vlms import save_random_llava, save_tiny_blip, save_tiny_blip2  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def test_batched_generation_equals_one_at_a_time(request, family):
 def test_photos_preprocessed_on_request_threads_collate_into_the_processors_batch(request, family):
     from concurrent.futures import ThreadPoolExecutor
 
-    from altgen.model.transformers_captioner import collate_padded
+    from altgen.model.vlm.transformers_captioner import collate_padded
 
     captioner = request.getfixturevalue(family)
     requests = [CaptionRequest(image, language) for image, language in zip(photos(), ["en", "ko", "en"])]
@@ -84,7 +84,7 @@ def test_photos_preprocessed_on_request_threads_collate_into_the_processors_batc
 
 
 def test_features_that_differ_in_shape_fall_back_to_the_processor():
-    from altgen.model.transformers_captioner import collate_padded
+    from altgen.model.vlm.transformers_captioner import collate_padded
 
     tiles = [{"input_ids": torch.ones(1, 3, dtype=torch.long), "pixel_values": torch.zeros(1, n, 3, 8, 8)} for n in (2, 5)]
     assert collate_padded(tiles, pad_token_id=0) is None
@@ -162,7 +162,7 @@ async def test_service_runs_the_backend_on_two_cpu_devices(make_client, tiny_lla
 
 
 def test_chosen_compiled_batch_sizes_always_end_at_the_cap():
-    from altgen.model.transformers_captioner import batch_buckets
+    from altgen.model.vlm.transformers_captioner import batch_buckets
 
     assert batch_buckets(64) == [1, 2, 4, 8, 16, 32, 64]
     assert batch_buckets(5) == [1, 2, 4, 5]
@@ -214,7 +214,7 @@ def test_a_template_that_writes_bos_gets_exactly_one(tmp_path):
 
 
 def test_training_labels_from_a_processor_never_reach_generate():
-    from altgen.model.transformers_captioner import model_inputs
+    from altgen.model.vlm.transformers_captioner import model_inputs
 
     features = {"input_ids": torch.ones(1, 3, dtype=torch.long), "labels": torch.full((1, 3), -100)}
     assert set(model_inputs(features)) == {"input_ids"}

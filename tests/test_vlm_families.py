@@ -16,7 +16,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from altgen.captioning.contract import CaptionRequest
-from altgen.model.transformers_captioner import TransformersCaptioner
+from altgen.model.vlm.transformers_captioner import TransformersCaptioner
 from test_end_to_end import start_server
 from vlm_families import FAMILIES
 

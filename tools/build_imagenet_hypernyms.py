@@ -1,4 +1,4 @@
-"""Writes src/altgen/model/data/imagenet_hypernyms.tsv from the WordNet 3.0 database.
+"""Writes src/altgen/model/classifier/data/imagenet_hypernyms.tsv from the WordNet 3.0 database.
 
 ImageNet's class ids are WordNet 3.0 noun offsets, so each class's chain of hypernyms ("tabby >
 domestic cat > cat > feline > carnivore > ...") comes straight from WordNet. Run it once when the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "altgen" / "model" / "data"
+DATA = Path(__file__).resolve().parents[1] / "src" / "altgen" / "model" / "classifier" / "data"
 
 
 def read_nouns(path: Path) -> dict[str, tuple[str, list[str]]]:

@@ -34,12 +34,12 @@ DEFAULT_EMBEDDERS = ("e5-small",)
 
 def load_captioner(settings: Settings, device: str) -> Captioner:
     if settings.model == EMBEDDED:
-        from altgen.model.faces import FaceCounter
-        from altgen.model.imagenet_captioner import ImageNetCaptioner
+        from altgen.model.classifier.faces import FaceCounter
+        from altgen.model.classifier.imagenet_captioner import ImageNetCaptioner
 
         reader = None
         if settings.read_text:
-            from altgen.model.text_reader import TextReader
+            from altgen.model.ocr.text_reader import TextReader
 
             reader = TextReader()
         return ImageNetCaptioner(device=device, torch_threads=settings.torch_threads, faces=FaceCounter(), text_reader=reader)
@@ -53,7 +53,7 @@ def load_captioner(settings: Settings, device: str) -> Captioner:
             timeout_s=settings.request_timeout_s,
             **text_budgets(settings),
         )
-    from altgen.model.transformers_captioner import TransformersCaptioner
+    from altgen.model.vlm.transformers_captioner import TransformersCaptioner
 
     return TransformersCaptioner(
         settings.model,
@@ -80,22 +80,24 @@ def text_budgets(settings: Settings) -> dict[str, int]:
 
 def load_embedder(name: str, settings: Settings) -> Embedder:
     if name == "use":
-        from altgen.model.use_embedder import UniversalSentenceEncoder
+        from altgen.model.encoders.use_embedder import UniversalSentenceEncoder
 
         return UniversalSentenceEncoder()
     if name == "e5-small":
-        from altgen.model.e5.encoder import MultilingualE5Small
+        from altgen.model.encoders.e5.encoder import MultilingualE5Small
 
         return MultilingualE5Small()
     if name == "e5-small-c":
-        from altgen.model.e5.c_engine import MultilingualE5SmallCEngine
+        from altgen.model.encoders.e5.c_engine import MultilingualE5SmallCEngine
 
         return MultilingualE5SmallCEngine()
     if is_remote(name):
         from altgen.engines.remote_embedder import RemoteEmbedder
 
         return RemoteEmbedder(EngineAddress.parse(name, "embedder"), api_key=engine_key(settings), timeout_s=settings.request_timeout_s)
-    from altgen.model.sentence_transformer_embedder import SentenceTransformerEmbedder
+    from altgen.model.encoders.sentence_transformer_embedder import (
+        SentenceTransformerEmbedder,
+    )
 
     return SentenceTransformerEmbedder(name, device=settings.embedder_device)
 
@@ -134,14 +136,18 @@ def load_ranker(settings: Settings) -> Ranker:
 
 def background_descriptions() -> list[str]:
     """Generic one-object descriptions (every fifth ImageNet class) that calibrate ranking scores."""
-    from altgen.model.vocabulary import load_class_words
+    from altgen.model.classifier.vocabulary import load_class_words
 
     return [f"The image shows a {words.english}." for words in load_class_words()[::5]]
 
 
 def imagenet_broader_words() -> BroaderWords:
     """What each ImageNet class (by any of its names, or its basic-level name) also is, from WordNet."""
-    from altgen.model.vocabulary import CATEGORIES, class_synonyms, load_class_words
+    from altgen.model.classifier.vocabulary import (
+        CATEGORIES,
+        class_synonyms,
+        load_class_words,
+    )
 
     entries = []
     for synonyms, words in zip(class_synonyms(), load_class_words()):
@@ -181,8 +187,12 @@ EVERYDAY_PLACE_WORDS = {
 def imagenet_class_concepts() -> ClassConcepts:
     """Every English name of each ImageNet class, every node of its WordNet chain and its everyday categories,
     and the places of the embedded captioner's scenes, each with the classes it covers."""
-    from altgen.model.scenes import PLACES, class_indices
-    from altgen.model.vocabulary import CATEGORIES, class_synonyms, load_class_words
+    from altgen.model.classifier.scenes import PLACES, class_indices
+    from altgen.model.classifier.vocabulary import (
+        CATEGORIES,
+        class_synonyms,
+        load_class_words,
+    )
 
     classes = load_class_words()
     phrases: dict[str, set[int]] = {}

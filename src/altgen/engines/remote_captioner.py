@@ -19,8 +19,8 @@ from PIL import Image
 
 from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.engines.openai_engine import Engine, EngineError
-from altgen.model.alt_text import clean_alt_text
-from altgen.model.prompts import PROMPTS
+from altgen.model.vlm.alt_text import clean_alt_text
+from altgen.model.vlm.prompts import PROMPTS
 from altgen.settings import EngineAddress
 
 log = logging.getLogger(__name__)

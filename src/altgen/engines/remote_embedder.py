@@ -11,7 +11,7 @@ import numpy as np
 
 from altgen.engines.openai_engine import Engine, EngineError
 from altgen.errors import ModelBusy, ModelUnavailable
-from altgen.model.sentence_transformer_embedder import E5_PREFIXES
+from altgen.model.encoders.sentence_transformer_embedder import E5_PREFIXES
 from altgen.ranking.contract import Embedder, l2_normalise
 from altgen.settings import EngineAddress
 from altgen.types import TextKind

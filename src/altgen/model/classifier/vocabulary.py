@@ -145,7 +145,7 @@ class ClassWords:
 
 
 def _read(name: str) -> list[list[str]]:
-    text = resources.files("altgen.model").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    text = resources.files("altgen.model.classifier").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return [line.split("\t") for line in text.splitlines()]
 
 

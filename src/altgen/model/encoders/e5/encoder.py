@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from altgen.model.e5.tokenizer import E5Tokenizer
-from altgen.model.e5.weights import (
+from altgen.model.encoders.e5.tokenizer import E5Tokenizer
+from altgen.model.encoders.e5.weights import (
     Q4_BLOCK_BYTES,
     E5Weights,
     dequantise_q4,

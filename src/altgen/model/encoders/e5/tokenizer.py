@@ -14,7 +14,7 @@ import re
 import struct
 from typing import Sequence
 
-from altgen.model.e5.weights import E5Vocabulary
+from altgen.model.encoders.e5.weights import E5Vocabulary
 
 _SPACE_RUNS = re.compile(" {2,}")
 

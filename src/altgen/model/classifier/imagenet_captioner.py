@@ -21,15 +21,18 @@ import torch
 from PIL import Image, ImageOps
 
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.model.faces import FaceCounter
-from altgen.model.photo_properties import describe_properties, notable_property
-from altgen.model.scenes import Scene, SceneReader, kind_of
-from altgen.model.text_words import with_text
-from altgen.model.vocabulary import CATEGORIES, ClassWords, load_class_words
+from altgen.model.classifier.faces import FaceCounter
+from altgen.model.classifier.photo_properties import (
+    describe_properties,
+    notable_property,
+)
+from altgen.model.classifier.scenes import Scene, SceneReader, kind_of
+from altgen.model.classifier.vocabulary import CATEGORIES, ClassWords, load_class_words
+from altgen.model.ocr.text_words import with_text
 from altgen.types import ClassScores
 
 if TYPE_CHECKING:
-    from altgen.model.text_reader import TextReader
+    from altgen.model.ocr.text_reader import TextReader
 
 INPUT_SIZE = 224
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
@@ -201,7 +204,7 @@ class ImageNetCaptioner(Captioner):
         self.model = model.to(memory_format=torch.channels_last)
         self._session = None
         if runtime == "onnxruntime" and device == "cpu" and self.dtype == torch.float32:
-            from altgen.model.onnx_runtime import onnx_session
+            from altgen.model.classifier.onnx_runtime import onnx_session
 
             self._session = onnx_session(model, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), torch_threads)
 

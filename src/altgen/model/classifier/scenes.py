@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from altgen.model.vocabulary import ClassWords, class_synonyms
+from altgen.model.classifier.vocabulary import ClassWords, class_synonyms
 
 OUTDOOR_NODES = frozenset({"geological formation", "building", "bridge", "fence", "tower", "column", "memorial", "arch",
                            "dwelling", "fortification", "landing", "shed", "breakwater", "dam"})

@@ -19,9 +19,9 @@ from PIL import Image
 from transformers import BatchFeature
 
 from altgen.captioning.contract import Captioner, CaptionRequest
-from altgen.model.alt_text import clean_alt_text
-from altgen.model.load_errors import explained
-from altgen.model.prompts import PROMPTS
+from altgen.model.vlm.alt_text import clean_alt_text
+from altgen.model.vlm.load_errors import explained
+from altgen.model.vlm.prompts import PROMPTS
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from altgen.model.text_reader import TextLine
+from altgen.model.ocr.text_reader import TextLine
 
 # Alt text's room for quoted text; a long description's.
 QUOTED_CHARS = {"alt": 120, "long": 600}

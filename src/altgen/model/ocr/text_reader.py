@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from altgen.model.tesseract import TesseractLines
+from altgen.model.ocr.tesseract import TesseractLines
 
 log = logging.getLogger(__name__)
 
