@@ -209,13 +209,17 @@ def imagenet_class_concepts() -> ClassConcepts:
     return ClassConcepts(phrases, len(classes))
 
 
+def image_thread_count() -> int:
+    return min(8, max(2, os.cpu_count() or 1))
+
+
 def image_threads() -> ThreadPoolExecutor:
     """The threads this process runs photos on: a few for decoding, resizing and the model's pre-processing,
     whatever the machine, with numpy's BLAS (OpenBLAS) kept to one thread. OpenBLAS's own workers, woken by
     the classifier's small matrix product, spin while they wait for more and took ~20 ms of CPU a photo on a
     2-core machine (a third of the service's throughput) against the threads that already run side by side."""
     threadpool_limits(limits=1, user_api="blas")
-    return ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 1)), thread_name_prefix="images")
+    return ThreadPoolExecutor(max_workers=image_thread_count(), thread_name_prefix="images")
 
 
 def local_captioning(
@@ -253,5 +257,6 @@ def build_service(
         metrics=metrics,
         admission=admission,
         image_pool=image_pool,
+        decodes_per_request=image_thread_count(),
         resize_store=resize_store,
     )

@@ -111,6 +111,7 @@ class AltTextService:
         metrics: Metrics,
         admission: Admission,
         image_pool: ThreadPoolExecutor,
+        decodes_per_request: int = 2,
         resize_store: ResizeStore | None = None,
     ):
         self.settings = settings
@@ -123,6 +124,10 @@ class AltTextService:
         # Decoding, resizing and the model's pre-processing share the image threads; ranking has one of its own,
         # where small requests go before the turns of large ones.
         self._image_pool = image_pool
+        # A request decodes at most this many photos at once (the image threads): another request's photo then
+        # waits for one round of its decodes, not all of them (16 huge photos held a small one ~2.8 s, until
+        # their own deadline), and a request alone still keeps every thread busy.
+        self._decodes_per_request = decodes_per_request
         self._ranking = RankingThread()
         self._embedding_pace = EmbeddingPace(settings.embedding_turn_s)
         self.encoder_admission = EncoderAdmission(metrics)
@@ -197,9 +202,15 @@ class AltTextService:
         # The request's places are held from here until its photos are queued (see Admission.preparing).
         with self.admission.preparing(len(uploads)):
             contents = [await _read_and_close(upload) for _label, upload in uploads]
+            in_turn = asyncio.Semaphore(self._decodes_per_request)
+
+            async def prepare_in_turn(label: str, data: bytes) -> PreparedImage:
+                async with in_turn:
+                    return await self.prepare(label, data, resize)
+
             try:
                 prepared = await asyncio.wait_for(
-                    gather_outcomes(*(self.prepare(label, data, resize) for (label, _upload), data in zip(uploads, contents))),
+                    gather_outcomes(*(prepare_in_turn(label, data) for (label, _upload), data in zip(uploads, contents))),
                     deadline.left(),
                 )
             except (asyncio.TimeoutError, TimeoutError):
