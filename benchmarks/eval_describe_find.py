@@ -69,7 +69,7 @@ def broader_words(word: str) -> frozenset[str]:
     """What WordNet says a thing also is: an owl is a bird of prey, a ladybug a beetle. From the
     hypernym chains of the ImageNet classes that the word names (any synonym, or the basic-level name)."""
     synonyms = [[s.strip() for s in line.split("\t")[2].split(",")]
-                for line in resources.files("altgen.model").joinpath("data/imagenet_classes.tsv").read_text().splitlines()]
+                for line in resources.files("altgen.model.classifier").joinpath("data/imagenet_classes.tsv").read_text().splitlines()]
     found = set()
     for names, words in zip(synonyms, load_class_words()):
         if any(_same(word, name) for name in [*names, words.basic[0]]):

@@ -114,7 +114,7 @@ def test_static_cache_pads_to_a_bucket_and_answers_like_the_dynamic_cache(tiny_l
 
 
 def test_generation_stops_at_a_stop_string(tiny_llava, monkeypatch):
-    from altgen.model import transformers_captioner
+    from altgen.model.vlm import transformers_captioner
 
     captioner = TransformersCaptioner(str(tiny_llava), "cpu", max_new_tokens=24)
     request = CaptionRequest(photos()[0])
