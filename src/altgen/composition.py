@@ -95,9 +95,7 @@ def load_embedder(name: str, settings: Settings) -> Embedder:
         from altgen.engines.remote_embedder import RemoteEmbedder
 
         return RemoteEmbedder(EngineAddress.parse(name, "embedder"), api_key=engine_key(settings), timeout_s=settings.request_timeout_s)
-    from altgen.model.encoders.sentence_transformer_embedder import (
-        SentenceTransformerEmbedder,
-    )
+    from altgen.model.encoders.sentence_transformer_embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(name, device=settings.embedder_device)
 
@@ -143,11 +141,7 @@ def background_descriptions() -> list[str]:
 
 def imagenet_broader_words() -> BroaderWords:
     """What each ImageNet class (by any of its names, or its basic-level name) also is, from WordNet."""
-    from altgen.model.classifier.vocabulary import (
-        CATEGORIES,
-        class_synonyms,
-        load_class_words,
-    )
+    from altgen.model.classifier.vocabulary import CATEGORIES, class_synonyms, load_class_words
 
     entries = []
     for synonyms, words in zip(class_synonyms(), load_class_words()):
@@ -188,11 +182,7 @@ def imagenet_class_concepts() -> ClassConcepts:
     """Every English name of each ImageNet class, every node of its WordNet chain and its everyday categories,
     and the places of the embedded captioner's scenes, each with the classes it covers."""
     from altgen.model.classifier.scenes import PLACES, class_indices
-    from altgen.model.classifier.vocabulary import (
-        CATEGORIES,
-        class_synonyms,
-        load_class_words,
-    )
+    from altgen.model.classifier.vocabulary import CATEGORIES, class_synonyms, load_class_words
 
     classes = load_class_words()
     phrases: dict[str, set[int]] = {}

@@ -22,10 +22,7 @@ from PIL import Image, ImageOps
 
 from altgen.captioning.contract import Captioner, CaptionRequest
 from altgen.model.classifier.faces import FaceCounter
-from altgen.model.classifier.photo_properties import (
-    describe_properties,
-    notable_property,
-)
+from altgen.model.classifier.photo_properties import describe_properties, notable_property
 from altgen.model.classifier.scenes import Scene, SceneReader, kind_of
 from altgen.model.classifier.vocabulary import CATEGORIES, ClassWords, load_class_words
 from altgen.model.ocr.text_words import with_text
