@@ -111,7 +111,7 @@ class AltTextService:
         metrics: Metrics,
         admission: Admission,
         image_pool: ThreadPoolExecutor,
-        decodes_per_request: int = 2,
+        decodes_per_request: int,
         resize_store: ResizeStore | None = None,
     ):
         self.settings = settings
